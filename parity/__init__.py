@@ -1,0 +1,27 @@
+"""parity: the only package that imports both scratchnet and torch.
+
+- ``check_module(scratch, torch_twin, *inputs)`` compares one module's forward and backward;
+- ``train_side_by_side(...)`` trains two models in lockstep and compares every step;
+- ``torch_to_scratch`` / ``scratch_to_torch`` copy weights between them;
+- ``tolerances`` holds every tolerance, once, with its reason.
+"""
+
+from parity import tolerances
+from parity.compare import ParityReport, TensorDiff, compare
+from parity.harness import check_module
+from parity.training import TrainingReport, train_side_by_side
+from parity.transfer import scratch_to_torch, to_numpy, to_torch, torch_to_scratch
+
+__all__ = [
+    "ParityReport",
+    "TensorDiff",
+    "TrainingReport",
+    "check_module",
+    "compare",
+    "scratch_to_torch",
+    "to_numpy",
+    "to_torch",
+    "tolerances",
+    "torch_to_scratch",
+    "train_side_by_side",
+]

@@ -1,0 +1,87 @@
+"""Comparing arrays: one row per tensor (largest absolute and relative difference, tolerance, pass)."""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class TensorDiff:
+    name: str
+    shape: tuple
+    max_abs: float
+    max_rel: float
+    atol: float
+    rtol: float
+    passed: bool
+    note: str = ""
+
+
+def compare(name, scratch, torch_value, tolerance):
+    """Compare scratchnet's array with torch's (already converted to NumPy)."""
+    a = np.asarray(scratch, dtype=np.float64)
+    b = np.asarray(torch_value, dtype=np.float64)
+    if a.shape != b.shape:
+        return TensorDiff(name, tuple(b.shape), float("inf"), float("inf"), tolerance.atol, tolerance.rtol, False,
+                          note=f"shape {tuple(a.shape)} vs torch {tuple(b.shape)}")
+    if a.size == 0:
+        return TensorDiff(name, a.shape, 0.0, 0.0, tolerance.atol, tolerance.rtol, True)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    same_nans = bool(np.array_equal(nan_a, nan_b))
+    ok = ~(nan_a | nan_b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        both_inf_equal = np.isinf(a) & (a == b)
+        diff = np.where(both_inf_equal, 0.0, np.abs(a - b))
+        diff = np.where(ok, diff, 0.0)
+        rel = diff / np.maximum(np.abs(b), np.finfo(np.float64).tiny)
+    max_abs = float(diff.max())
+    max_rel = float(np.where(diff > 0, rel, 0.0).max())
+    passed = same_nans and bool(np.all(diff <= tolerance.atol + tolerance.rtol * np.abs(np.where(ok, b, 0.0))))
+    return TensorDiff(name, a.shape, max_abs, max_rel, tolerance.atol, tolerance.rtol, passed,
+                      note="" if same_nans else "NaN in different places")
+
+
+@dataclass
+class ParityReport:
+    """The rows of one parity check; ``passed`` when every row passed."""
+
+    diffs: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return all(d.passed for d in self.diffs)
+
+    @property
+    def failures(self):
+        return [d for d in self.diffs if not d.passed]
+
+    def add(self, diff):
+        self.diffs.append(diff)
+        return diff
+
+    def __getitem__(self, name):
+        for diff in self.diffs:
+            if diff.name == name:
+                return diff
+        raise KeyError(name)
+
+    def to_dict(self):
+        return {"passed": self.passed, "diffs": [asdict(d) for d in self.diffs]}
+
+    def format(self):
+        width = max([len(d.name) for d in self.diffs] + [6])
+        lines = [f"{'tensor':<{width}}  {'shape':<14} {'max |diff|':>10} {'max rel':>10} {'atol':>8} {'rtol':>8}  result"]
+        for d in self.diffs:
+            result = "ok" if d.passed else "FAIL" + (f" ({d.note})" if d.note else "")
+            lines.append(f"{d.name:<{width}}  {str(tuple(d.shape)):<14} {d.max_abs:>10.2e} {d.max_rel:>10.2e} "
+                         f"{d.atol:>8.0e} {d.rtol:>8.0e}  {result}")
+        lines.append("PASS" if self.passed else f"FAIL: {len(self.failures)} of {len(self.diffs)} tensors differ")
+        return "\n".join(lines)
+
+    __str__ = format
+
+    def assert_passed(self):
+        """Raise AssertionError with the whole table when any tensor differs (for tests)."""
+        if not self.passed:
+            raise AssertionError("parity failed\n" + self.format())
+        return self

@@ -1,0 +1,164 @@
+"""Train a scratchnet model and its torch twin side by side and compare them at every step.
+
+Both start from the same weights (torch's, copied into scratchnet), see the same batches in
+the same order and use the same loss and optimizer. After each step we compare
+
+- the trajectory: logits, loss, every parameter's gradient and every parameter after the
+  update, between the two free-running models (``tolerances.TRAJECTORY``);
+- the step: scratchnet's logits, loss and gradients recomputed from torch's current weights
+  by a shadow copy (``tolerances.STEP``), which isolates one step's rounding from the drift
+  that float32 accumulates;
+
+and at the end the test accuracy and the per-sample predictions.
+"""
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+import scratchnet
+import torchnet.training
+from parity import tolerances
+from parity.compare import compare
+from parity.transfer import to_numpy, to_torch, torch_to_scratch
+from scratchnet.data import iterate_batches
+import scratchnet.training
+
+KINDS = ("logits", "loss", "grad", "param")
+
+
+@dataclass
+class TrainingReport:
+    dtype: str
+    epochs: int
+    losses: dict = field(default_factory=lambda: {"scratchnet": [], "torch": []})
+    max_abs_diff: dict = field(default_factory=lambda: {kind: 0.0 for kind in KINDS})
+    step_max_abs_diff: dict = field(default_factory=lambda: {kind: 0.0 for kind in ("logits", "loss", "grad")})
+    per_parameter: dict = field(default_factory=dict)
+    steps: list = field(default_factory=list)
+    test_accuracy: dict = field(default_factory=dict)
+    prediction_agreement: float = 0.0
+    tolerances: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return not self.failures
+
+    def to_dict(self):
+        return {"passed": self.passed, **asdict(self)}
+
+
+def _pairs(scratch_model, torch_model):
+    scratch_params = dict(scratch_model.named_parameters())
+    return [(name, scratch_params[name], param) for name, param in torch_model.named_parameters()]
+
+
+def _build(name, scratch_namespace, torch_namespace, kwargs, *args):
+    """Build the same-named class on both sides; array keyword values become tensors for torch."""
+    if not hasattr(scratch_namespace, name) or not hasattr(torch_namespace, name):
+        raise ValueError(f"unknown name {name!r}")
+    torch_kwargs = {k: to_torch(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    return (getattr(scratch_namespace, name)(*args[:1], **kwargs),
+            getattr(torch_namespace, name)(*args[1:], **torch_kwargs))
+
+
+def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
+                       criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
+                       batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None):
+    """Train both models on ``data`` (a ``scratchnet.data.Split`` of NumPy arrays); returns a TrainingReport.
+
+    ``log(epoch, report)`` is called after every epoch. Batch order comes from
+    ``numpy.random.default_rng(seed)``, one permutation per epoch, shared by both sides.
+    """
+    X_train, X_test, y_train, y_test = data
+    dtype = X_train.dtype
+    trajectory_tol = tolerances.for_dtype(tolerances.TRAJECTORY, dtype)
+    step_tol = tolerances.for_dtype(tolerances.STEP, dtype)
+    report = TrainingReport(dtype=str(dtype), epochs=epochs)
+    report.tolerances = {
+        "trajectory": {kind: asdict(tol) for kind, tol in trajectory_tol.items()},
+        "step": asdict(step_tol),
+        "prediction_agreement": tolerances.for_dtype(tolerances.PREDICTION_AGREEMENT, dtype),
+    }
+
+    torch_to_scratch(torch_model, scratch_model)
+    shadow = copy.deepcopy(scratch_model) if step_check else None
+    criteria = _build(criterion, scratchnet.nn, torch.nn, criterion_kwargs or {})
+    optimizers = (getattr(scratchnet.optim, optimizer)(scratch_model.parameters(), lr=lr, **(optimizer_kwargs or {})),
+                  getattr(torch.optim, optimizer)(torch_model.parameters(), lr=lr, **(optimizer_kwargs or {})))
+    pairs = _pairs(scratch_model, torch_model)
+    for name, _, _ in pairs:
+        report.per_parameter[name] = {"grad": 0.0, "param": 0.0}
+    X_train_t, y_train_t = to_torch(X_train), to_torch(y_train)
+    rng = np.random.default_rng(seed)
+
+    def record(kind, diff, where, bucket):
+        bucket[kind] = max(bucket[kind], diff.max_abs)
+        if not diff.passed and len(report.failures) < 20:
+            report.failures.append(f"{where}: {diff.name} differs by {diff.max_abs:.3e} "
+                                   f"(atol {diff.atol:g}, rtol {diff.rtol:g}){' ' + diff.note if diff.note else ''}")
+        return diff.max_abs
+
+    step = 0
+    for epoch in range(1, epochs + 1):
+        sums, count = {"scratchnet": 0.0, "torch": 0.0}, 0
+        for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+            step += 1
+            where = f"epoch {epoch} step {step}"
+            xb, yb = X_train[index], y_train[index]
+            xb_t, yb_t = (X_train_t, y_train_t) if isinstance(index, slice) else (X_train_t[index], y_train_t[index])
+            n = len(yb)
+            row = {"epoch": epoch, "step": step}
+
+            if shadow is not None:
+                torch_to_scratch(torch_model, shadow)
+                shadow.train()
+                shadow.zero_grad()
+                shadow_logits = shadow(xb)
+                shadow_loss = criteria[0](shadow_logits, yb)
+                shadow.backward(criteria[0].backward())
+
+            t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
+            s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
+            sums["scratchnet"] += s_loss * n
+            sums["torch"] += t_loss * n
+            count += n
+
+            t_logits = to_numpy(t_logits)
+            row["logits"] = record("logits", compare("logits", s_logits, t_logits, trajectory_tol["logits"]), where, report.max_abs_diff)
+            row["loss"] = record("loss", compare("loss", s_loss, t_loss, trajectory_tol["loss"]), where, report.max_abs_diff)
+            row["grad"] = row["param"] = 0.0
+            for name, mine, theirs in pairs:
+                grad_diff = compare(f"grad {name}", mine.grad, to_numpy(theirs.grad), trajectory_tol["grad"])
+                param_diff = compare(name, mine.data, to_numpy(theirs), trajectory_tol["param"])
+                row["grad"] = max(row["grad"], record("grad", grad_diff, where, report.max_abs_diff))
+                row["param"] = max(row["param"], record("param", param_diff, where, report.max_abs_diff))
+                report.per_parameter[name]["grad"] = max(report.per_parameter[name]["grad"], grad_diff.max_abs)
+                report.per_parameter[name]["param"] = max(report.per_parameter[name]["param"], param_diff.max_abs)
+
+            if shadow is not None:
+                shadow_where = f"{where} (from torch's weights)"
+                record("logits", compare("logits", shadow_logits, t_logits, step_tol), shadow_where, report.step_max_abs_diff)
+                record("loss", compare("loss", shadow_loss, t_loss, step_tol), shadow_where, report.step_max_abs_diff)
+                shadow_params = dict(shadow.named_parameters())
+                for name, _, theirs in pairs:
+                    record("grad", compare(f"grad {name}", shadow_params[name].grad, to_numpy(theirs.grad), step_tol),
+                           shadow_where, report.step_max_abs_diff)
+            report.steps.append(row)
+
+        report.losses["scratchnet"].append(sums["scratchnet"] / max(count, 1))
+        report.losses["torch"].append(sums["torch"] / max(count, 1))
+        if log is not None:
+            log(epoch, report)
+
+    s_pred = scratchnet.training.predict(scratch_model, X_test)
+    t_pred = to_numpy(torchnet.training.predict(torch_model, to_torch(X_test)))
+    report.test_accuracy = {"scratchnet": float((s_pred == y_test).mean()), "torch": float((t_pred == y_test).mean())}
+    report.prediction_agreement = float((s_pred == t_pred).mean())
+    if report.prediction_agreement < report.tolerances["prediction_agreement"]:
+        report.failures.append(f"test predictions agree on {report.prediction_agreement:.2%} of samples, "
+                               f"below {report.tolerances['prediction_agreement']:.0%}")
+    return report

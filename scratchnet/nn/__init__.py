@@ -1,0 +1,23 @@
+"""Layers, activations and losses, named as in ``torch.nn``."""
+
+from scratchnet.nn import functional
+from scratchnet.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from scratchnet.nn.container import Sequential
+from scratchnet.nn.linear import Identity, Linear
+from scratchnet.nn.loss import CrossEntropyLoss
+from scratchnet.nn.module import Module, Parameter
+
+__all__ = [
+    "CrossEntropyLoss",
+    "Identity",
+    "Linear",
+    "LogSoftmax",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "functional",
+]

@@ -1,0 +1,70 @@
+"""Adam, with torch.optim.Adam's exact update rule (bias correction, eps outside the root)."""
+
+import math
+
+import numpy as np
+
+from scratchnet.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    r"""For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adam's algorithm):
+
+        g   = g + weight_decay * p                       (coupled L2 decay, if weight_decay != 0)
+        m   = m + (1 - beta1) * (g - m)                  (= beta1 m + (1 - beta1) g, torch's lerp)
+        v   = beta2 * v + (1 - beta2) * g * g
+        v*  = max(v*, v) if amsgrad else v
+        p   = p - lr / (1 - beta1^t) * m / (sqrt(v*) / sqrt(1 - beta2^t) + eps)
+
+    eps is added after the bias-corrected square root, as torch does; m and v start at 0.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        for index, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        if weight_decay < 0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, defaults)
+
+    def step(self):
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                state = self._state(param)
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(param.data)
+                    state["exp_avg_sq"] = np.zeros_like(param.data)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = np.zeros_like(param.data)
+                state["step"] += 1
+                step = state["step"]
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param.data
+                exp_avg += (1 - beta1) * (grad - exp_avg)
+                exp_avg_sq *= beta2
+                exp_avg_sq += (1 - beta2) * grad * grad
+                if amsgrad:
+                    np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+                    second_moment = state["max_exp_avg_sq"]
+                else:
+                    second_moment = exp_avg_sq
+
+                step_size = lr / (1 - beta1**step)
+                bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+                denom = np.sqrt(second_moment)
+                denom /= bias_correction2_sqrt
+                denom += eps
+                param.data -= step_size * exp_avg / denom

@@ -1,0 +1,5 @@
+"""torchnet: the lecture's models and loop in PyTorch, with scratchnet's signatures."""
+
+from torchnet.models import MLP
+
+__all__ = ["MLP"]
