@@ -100,8 +100,9 @@ def run(args):
     data = load_lecture_data(dtype)
     n_features, n_classes = data.X_train.shape[1], int(data.y_train.max()) + 1
     torch.manual_seed(args.seed)
-    torch_model = torchnet.MLP(input_dim=n_features, hidden_dim=args.hidden, output_dim=n_classes,
-                               dtype=torch_dtype(dtype))
+    # Built in float32 as the lecture builds it, then cast: the same seed gives the same initial weights
+    # in both dtypes (drawing directly in float64 would consume torch's generator differently).
+    torch_model = torchnet.MLP(input_dim=n_features, hidden_dim=args.hidden, output_dim=n_classes).to(torch_dtype(dtype))
     scratch_model = scratchnet.MLP(n_features, args.hidden, n_classes, dtype=dtype)
 
     print(f"Lecture MLP {n_features}-{args.hidden}-{args.hidden}-{n_classes}, CrossEntropyLoss, Adam(lr={args.lr:g}), "

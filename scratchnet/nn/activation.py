@@ -19,7 +19,7 @@ class ReLU(Module):
         return F.relu(x)
 
     def backward(self, grad_output):
-        return np.where(self._positive, grad_output, 0)
+        return grad_output * self._positive
 
 
 class Sigmoid(Module):

@@ -25,7 +25,7 @@ class Linear(Module):
 
     Backward, with g = dL/dz of shape (N, out_features):
         dW = g^T x        (out, in)   -- each weight's gradient sums over the batch
-        db = sum_n g_n    (out,)
+        db = sum_n g_n    (out,)    = 1^T g
         dx = g W          (N, in)
     """
 
@@ -63,7 +63,10 @@ class Linear(Module):
         g2d = grad_output.reshape(-1, self.out_features)
         self.weight.accumulate_grad(g2d.T @ x2d)  # dW = g^T x
         if self.bias is not None:
-            self.bias.accumulate_grad(g2d.sum(axis=0))  # db = sum over the batch
+            # db = sum over the batch of g, written as 1^T g: a BLAS matrix-vector product,
+            # several times faster than g.sum(axis=0) for the tall-thin g of a training batch.
+            ones = np.ones(g2d.shape[0], dtype=g2d.dtype)
+            self.bias.accumulate_grad(ones @ g2d)
         return grad_output @ self.weight.data  # dx = g W
 
     def extra_repr(self):

@@ -68,6 +68,10 @@ class Module:
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
+        if name.startswith("_") and not isinstance(value, (Parameter, Module)):
+            # Fast path for the caches forward keeps for backward (self._x, ...): set on every call.
+            object.__setattr__(self, name, value)
+            return
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}")
         for registry in (self._parameters, self._modules):

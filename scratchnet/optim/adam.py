@@ -53,18 +53,25 @@ class Adam(Optimizer):
 
                 if weight_decay != 0:
                     grad = grad + weight_decay * param.data
-                exp_avg += (1 - beta1) * (grad - exp_avg)
-                exp_avg_sq *= beta2
-                exp_avg_sq += (1 - beta2) * grad * grad
-                if amsgrad:
-                    np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-                    second_moment = state["max_exp_avg_sq"]
-                else:
-                    second_moment = exp_avg_sq
-
                 step_size = lr / (1 - beta1**step)
                 bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-                denom = np.sqrt(second_moment)
-                denom /= bias_correction2_sqrt
-                denom += eps
-                param.data -= step_size * exp_avg / denom
+                arrays = [param.data, grad, exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]] if amsgrad else [])
+                for p, g, m, v, *v_max in self._chunks(*arrays):
+                    work, denom = self._workspace(p.dtype, p.size)
+                    # One in-place NumPy operation per line, in the order of torch's kernels.
+                    np.subtract(g, m, out=work)
+                    work *= 1 - beta1
+                    m += work                                     # m = m + (1 - beta1) (g - m)
+                    np.multiply(g, 1 - beta2, out=work)
+                    work *= g
+                    v *= beta2
+                    v += work                                     # v = beta2 v + (1 - beta2) g g
+                    if amsgrad:
+                        np.maximum(v_max[0], v, out=v_max[0])     # v* = max(v*, v)
+                        v = v_max[0]
+                    np.sqrt(v, out=denom)
+                    denom /= bias_correction2_sqrt
+                    denom += eps                                  # sqrt(v) / sqrt(1 - beta2^t) + eps
+                    np.multiply(m, step_size, out=work)
+                    work /= denom
+                    p -= work                                     # p = p - step_size m / denom
