@@ -9,9 +9,16 @@ One step is the lecture's loop body with ``loss.backward()`` written out:
     optimizer.step()
 """
 
+import numpy as np
+
 from scratchnet._checks import check_dataset
+from scratchnet.data import iterate_batches
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
+
+
+class TrainingDivergedError(ValueError):
+    """The loss or a weight became NaN or infinite during training."""
 
 
 def train_step(model, criterion, optimizer, X, y):
@@ -25,23 +32,49 @@ def train_step(model, criterion, optimizer, X, y):
     return logits, float(loss)
 
 
-def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, print_every=5, log=print):
-    """Train full-batch for ``num_epochs`` as the lecture does; returns the per-epoch losses.
+def check_finite_training(model, loss, epoch, step, lr=None):
+    """Stop with a clear error (as scikit-learn's MLP does) instead of returning NaN weights."""
+    bad = None
+    if not np.isfinite(loss):
+        bad = f"the loss became {loss}"
+    else:
+        for name, param in model.named_parameters():
+            if not np.isfinite(param.data).all():
+                bad = f"parameter {name!r} became non-finite"
+                break
+    if bad:
+        hint = f" (it was {lr:g})" if lr is not None else ""
+        raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: {bad}. "
+                                    f"Try a lower learning rate{hint} or standardise the inputs.")
 
-    Defaults are the lecture's: cross-entropy and Adam(lr=1e-3). Every ``print_every``
-    epochs it logs ``Epoch [5/20], Loss: 0.6710``.
+
+def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, batch_size=None,
+        shuffle=True, drop_last=False, seed=0, print_every=5, log=print):
+    """Train ``model`` and return the per-epoch losses.
+
+    Defaults are the lecture's: full batch, cross-entropy, Adam(lr=1e-3), and every
+    ``print_every`` epochs a line ``Epoch [5/20], Loss: 0.6710``. With ``batch_size`` the
+    data is cut into mini-batches (reshuffled each epoch from ``seed`` when ``shuffle``)
+    and an epoch's loss is the sample-weighted mean of its batch losses.
     """
     check_dataset(X_train, y_train, "X_train")
     if num_epochs < 0:
         raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
     criterion = CrossEntropyLoss() if criterion is None else criterion
     optimizer = Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
-    losses = []
-    for epoch in range(num_epochs):
-        _, loss = train_step(model, criterion, optimizer, X_train, y_train)
-        losses.append(loss)
-        if print_every and (epoch + 1) % print_every == 0:
-            log(f"Epoch [{epoch + 1}/{num_epochs}], Loss: {loss:.4f}")
+    rng = np.random.default_rng(seed)
+    losses, step = [], 0
+    for epoch in range(1, num_epochs + 1):
+        total, count = 0.0, 0
+        for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+            step += 1
+            X, y = X_train[index], y_train[index]
+            _, loss = train_step(model, criterion, optimizer, X, y)
+            check_finite_training(model, loss, epoch, step, optimizer.param_groups[0].get("lr"))
+            total, count = total + loss * len(X), count + len(X)
+        losses.append(total / max(count, 1))
+        if print_every and epoch % print_every == 0:
+            log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
     return losses
 
 
