@@ -1,8 +1,8 @@
 """Moving trained weights between scratchnet and PyTorch through files.
 
-- ``export_torch_state_dict(model, path)`` writes a scratchnet model's ``state_dict`` as the
-  file ``torch.save(torch_model.state_dict(), path)`` would write: an OrderedDict of tensors
-  (copies), under the same keys, so ``torch_model.load_state_dict(torch.load(path))`` works
+- ``export_torch_state_dict(model, path)`` writes a scratchnet model's ``state_dict`` the way
+  ``torch.save(torch_model.state_dict(), path)`` does: an OrderedDict of tensors (copies),
+  under the same keys, so ``torch_model.load_state_dict(torch.load(path))`` works
   on the torchnet twin. The file is written atomically, like ``scratchnet.save``.
 - ``import_torch_state_dict(model, path)`` reads such a file with
   ``torch.load(path, weights_only=True)`` -- torch's restricted unpickler, which rebuilds
@@ -19,14 +19,16 @@ header and raw little-endian bytes, nothing to unpickle -- but here it would add
 (2) its main selling point, loading without code execution, is what
 ``torch.load(weights_only=True)`` now gives for the files torch users actually exchange
 (it is torch's default since 2.6); (3) scratchnet's own format already stores only numbers
-and JSON and, unlike safetensors, checksums the header and every array, so corruption is
-caught rather than loaded. A user holding a .safetensors file can convert it with two lines
+and JSON and, unlike safetensors (and torch's zip files: a flipped bit in a tensor's data
+loads silently, measured with torch 2.13), checksums the header and every array, so
+corruption is caught rather than loaded. A user holding a .safetensors file can convert it with two lines
 of the safetensors package (``load_file`` then ``torch.save``) and import the result. If
 users start bringing Hugging Face checkpoints, a dependency-free reader (~40 lines: an
 8-byte header length, a JSON header of dtype/shape/data_offsets, raw bytes) is the way to
 add it, reusing the checks below.
 """
 
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -37,7 +39,11 @@ from scratchnet._checks import shape_str
 from scratchnet.serialization import ModelFileError, atomic_write
 
 # torch dtype -> NumPy dtype for the arrays a scratchnet state_dict holds.
-_NUMPY_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64), torch.int64: np.dtype(np.int64)}
+_NUMPY_DTYPES = {
+    torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64),
+    torch.int64: np.dtype(np.int64),
+}
 
 
 def export_torch_state_dict(model, path):
@@ -78,17 +84,28 @@ def _read_torch_state_dict(path):
     except IsADirectoryError:
         raise ModelFileError(path, "it is a directory, not a file") from None
     except Exception as error:  # UnpicklingError for forbidden globals, RuntimeError/EOFError for corrupt files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ModelFileError(path, f"torch.load(weights_only=True) refused it ({type(error).__name__}: {reason})") from None
+        raise ModelFileError(path, f"torch.load(weights_only=True) refused it ({type(error).__name__}: "
+                                   f"{_first_sentence(error)})") from None
     if not isinstance(state, Mapping):
         raise ModelFileError(path, f"expected a state_dict (a dict of name -> tensor), got a {type(state).__name__}")
     arrays = OrderedDict()
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
             raise ModelFileError(path, f"expected a state_dict (a dict of name -> tensor), but {key!r} holds a "
-                                       f"{type(value).__name__}; for a training checkpoint, save its model state_dict alone")
+                                       f"{type(value).__name__}; for a training checkpoint, "
+                                       f"save its model state_dict alone")
         if value.layout != torch.strided or value.dtype not in _NUMPY_DTYPES:
             raise ModelFileError(path, f"{key!r} is a {value.layout} {value.dtype} tensor; "
                                        f"scratchnet holds dense float32, float64 and int64 arrays")
         arrays[key] = value.detach().numpy().copy()
     return arrays
+
+
+def _first_sentence(error):
+    """The useful part of torch's error: for a refused global, the WeightsUnpickler line."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    marker = "WeightsUnpickler error:"
+    if marker in message:
+        message = message.split(marker, 1)[1].strip()
+        return message.split(". ", 1)[0].rstrip(".")
+    return message.splitlines()[0] if message else "no message"

@@ -103,7 +103,8 @@ def save(model, path):
     try:
         config = json.loads(json.dumps(config, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise TypeError(f"{cls.__name__}.config() must return a dict of JSON values, got {config!r} ({error})") from None
+        raise TypeError(f"{cls.__name__}.config() must return a dict of JSON values, "
+                        f"got {config!r} ({error})") from None
     if not isinstance(config, dict):
         raise TypeError(f"{cls.__name__}.config() must return a dict, got {type(config).__name__}")
 
@@ -293,7 +294,8 @@ def _parse_arrays(path, header, data, data_start):
     if present < data_size:
         raise ModelFileError(path, f"truncated: the arrays need {data_size} bytes but only {present} follow the header")
     if present > data_size:
-        raise ModelFileError(path, f"{present - data_size} unexpected bytes after the last array (corrupted or appended)")
+        raise ModelFileError(path, f"{present - data_size} unexpected bytes after the last array "
+                                   f"(corrupted or appended)")
     view = memoryview(data)[data_start:]
     arrays = {}
     for entry in header["arrays"]:
@@ -301,7 +303,8 @@ def _parse_arrays(path, header, data, data_start):
         if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
             raise ModelFileError(path, f"array {entry['name']!r} fails its SHA-256 check (the data is corrupted)")
         stored = DTYPES[entry["dtype"]]
-        arrays[entry["name"]] = np.frombuffer(blob, dtype=stored).reshape(entry["shape"]).astype(stored.newbyteorder("="))
+        native = stored.newbyteorder("=")  # a copy in the machine's byte order, writable
+        arrays[entry["name"]] = np.frombuffer(blob, dtype=stored).reshape(entry["shape"]).astype(native)
     return arrays
 
 
@@ -309,10 +312,12 @@ def _build_model(path, header, arrays):
     name, config = header["class"], header["config"]
     cls = model_classes().get(name)
     if cls is None:
-        raise ModelFileError(path, f"unknown model class {name!r}; this scratchnet knows {', '.join(sorted(model_classes()))}")
+        raise ModelFileError(path, f"unknown model class {name!r}; "
+                                   f"this scratchnet knows {', '.join(sorted(model_classes()))}")
     float_dtypes = {array.dtype for array in arrays.values() if array.dtype.kind == "f"}
     if len(float_dtypes) > 1:
-        raise ModelFileError(path, f"mixed float dtypes {sorted(str(d) for d in float_dtypes)}; a model has one float dtype")
+        raise ModelFileError(path, f"mixed float dtypes {sorted(str(d) for d in float_dtypes)}; "
+                                   f"a model has one float dtype")
     generator = default_generator()
     rng_state = generator.bit_generator.state  # building draws initial weights; loading must not move the seed
     try:

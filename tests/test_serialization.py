@@ -242,7 +242,8 @@ def test_wrong_magic_and_versions(saved):
     path, _, data = saved
     assert "not a scratchnet model file" in load_error(rewrite(path, b"\x89PNG\r\n\x1a\n" + data[8:]))
     future = data[:8] + struct.pack("<I", 2) + data[12:]
-    assert "format version 2 is newer than this scratchnet reads (version 1); upgrade" in load_error(rewrite(path, future))
+    newer = "format version 2 is newer than this scratchnet reads (version 1); upgrade"
+    assert newer in load_error(rewrite(path, future))
     assert "invalid format version 0" in load_error(rewrite(path, data[:8] + struct.pack("<I", 0) + data[12:]))
 
 
@@ -391,7 +392,8 @@ def edit(header, **changes):
     ({"config": {"input_dim": 3, "hidden_dim": -5, "output_dim": 2}}, "cannot build MLP"),
     ({"config": {"input_dim": 3, "hidden_dim": "5", "output_dim": 2}}, "cannot build MLP"),
     ({"config": {"input_dim": 3, "hidden_dim": 5}}, "cannot build MLP"),
-    ({"config": {"input_dim": 3, "hidden_dim": 6, "output_dim": 2}}, r"do not fit MLP.*'net.0.weight' has shape \(5, 3\)"),
+    ({"config": {"input_dim": 3, "hidden_dim": 6, "output_dim": 2}},
+     r"do not fit MLP.*'net.0.weight' has shape \(5, 3\)"),
     ({"config": {"__class__": 1}}, "cannot build MLP"),
     ({"config": ["x"]}, "config must map argument names"),
     ({"format_version": 2}, "expected 'scratchnet-model' version 1"),
