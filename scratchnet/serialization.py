@@ -45,6 +45,7 @@ including KeyboardInterrupt) deletes the temporary file; a process killed outrig
 it behind, next to an intact target, and it is safe to delete.
 """
 
+import errno
 import hashlib
 import json
 import os
@@ -138,6 +139,8 @@ def atomic_write(path, write):
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "no such directory to save into", directory)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     # O_EXCL: never follow or reuse an existing name; mode 0o666 lets the umask decide, as open() does.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

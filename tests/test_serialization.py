@@ -176,6 +176,11 @@ def test_save_rejects_what_it_could_not_load(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_save_into_a_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no such directory to save into: '.*absent'"):
+        scratchnet.save(example_model(scratchnet.MLP), tmp_path / "absent" / "m.scn")
+
+
 def test_model_file_error_is_a_value_error_naming_the_file(tmp_path):
     error = ModelFileError(tmp_path / "x.scn", "because")
     assert isinstance(error, ValueError)
