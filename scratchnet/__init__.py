@@ -8,5 +8,7 @@ from scratchnet._dtype import get_default_dtype, set_default_dtype
 from scratchnet._random import manual_seed
 from scratchnet.models import MLP
 from scratchnet.nn import Module, Parameter
+from scratchnet.serialization import ModelFileError, load, save
 
 __all__ = ["MLP", "Module", "Parameter", "get_default_dtype", "manual_seed", "nn", "optim", "set_default_dtype"]
+__all__ += ["ModelFileError", "load", "save"]
