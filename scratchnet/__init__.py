@@ -10,5 +10,16 @@ from scratchnet.models import MLP
 from scratchnet.nn import Module, Parameter
 from scratchnet.serialization import ModelFileError, load, save
 
-__all__ = ["MLP", "Module", "Parameter", "get_default_dtype", "manual_seed", "nn", "optim", "set_default_dtype"]
-__all__ += ["ModelFileError", "load", "save"]
+__all__ = [
+    "MLP",
+    "ModelFileError",
+    "Module",
+    "Parameter",
+    "get_default_dtype",
+    "load",
+    "manual_seed",
+    "nn",
+    "optim",
+    "save",
+    "set_default_dtype",
+]

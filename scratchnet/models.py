@@ -46,11 +46,6 @@ class MLP(Module):
         """The constructor's arguments (used to rebuild the model when loading a file)."""
         return dict(self._config)
 
-    def config(self):
-        """The constructor arguments that rebuild this model's shape (``scratchnet.save`` stores them)."""
-        first, last = self.net[0], self.net[-1]
-        return {"input_dim": first.in_features, "hidden_dim": first.out_features, "output_dim": last.out_features}
-
     def forward(self, x):
         return self.net(x)
 

@@ -144,7 +144,7 @@ def test_the_file_is_laid_out_as_documented(saved):
     assert (52 + header_size) % 64 == 0
     header = json.loads(header_bytes)
     assert header["format"] == "scratchnet-model" and header["format_version"] == 1
-    assert header["class"] == "MLP" and header["config"] == {"input_dim": 3, "hidden_dim": 5, "output_dim": 2}
+    assert header["class"] == "MLP" and header["config"] == {"input_dim": 3, "hidden_dim": 5, "output_dim": 2, "activation": "ReLU"}
     state = model.state_dict()
     assert [entry["name"] for entry in header["arrays"]] == list(state)
     data_start = 52 + header_size
@@ -524,3 +524,14 @@ def test_a_process_killed_while_saving_a_large_model_leaves_a_loadable_file(tmp_
     assert len(matches) == 1
     leftovers = set(os.listdir(tmp_path)) - {"big.scn"}
     assert all(name.startswith(".big.scn.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_a_deeper_mlp_with_another_activation_round_trips(tmp_path):
+    scratchnet.manual_seed(3)
+    model = scratchnet.MLP(3, [5, 4, 3], 2, activation="Tanh", dtype=np.float64)
+    scratchnet.save(model, tmp_path / "deep.snet")
+    loaded = scratchnet.load(tmp_path / "deep.snet")
+    assert loaded.config() == model.config()
+    assert isinstance(loaded.net[1], scratchnet.nn.Tanh)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    assert np.array_equal(loaded(x), model(x))
