@@ -1,0 +1,209 @@
+"""An experiment: a dataset, a model, a loss, an optimizer and how to train and score them.
+
+The command lines of scratchnet (NumPy alone) and parity (both sides) share this: the
+same options build the same experiment, and parity builds the torch twin from the same
+class name and constructor arguments. Everything is named as in torch (``"CrossEntropyLoss"``,
+``"Adam"``); the command line also takes short names (``--loss bce``, ``--optimizer sgd``).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scratchnet import metrics, nn, optim
+from scratchnet.data import DATASETS, TASKS, load_csv, load_dataset
+from scratchnet.models import ACTIVATIONS
+
+LOSS_NAMES = {
+    "cross_entropy": "CrossEntropyLoss",
+    "bce_with_logits": "BCEWithLogitsLoss",
+    "mse": "MSELoss",
+    "l1": "L1Loss",
+    "huber": "HuberLoss",
+    "smooth_l1": "SmoothL1Loss",
+}
+LOSS_ALIASES = {"ce": "cross_entropy", "bce": "bce_with_logits", "mae": "l1"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+ACTIVATION_NAMES = {name.lower().replace("leakyrelu", "leaky_relu"): name for name in ACTIVATIONS}
+
+# Which losses fit which task, the first being the default. A binary task takes the lecture's
+# two-logit cross-entropy or a single logit with BCEWithLogitsLoss.
+TASK_LOSSES = {
+    "binary": ("CrossEntropyLoss", "BCEWithLogitsLoss"),
+    "multiclass": ("CrossEntropyLoss",),
+    "regression": ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"),
+}
+SINGLE_OUTPUT_LOSSES = ("BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss")
+
+
+def available(names, namespace):
+    """The short names whose classes this scratchnet has."""
+    return {short: cls for short, cls in names.items() if hasattr(namespace, cls)}
+
+
+def resolve(kind, text, names, aliases=None):
+    """A short name, an alias or a torch class name (any case) -> the torch class name."""
+    key = text.strip().lower().replace("-", "_")
+    key = (aliases or {}).get(key, key)
+    if key in names:
+        return names[key]
+    for cls in names.values():
+        if cls.lower() == key:
+            return cls
+    raise ValueError(f"unknown {kind} {text!r}; expected one of {', '.join(names)}")
+
+
+@dataclass
+class Experiment:
+    dataset: object
+    loss: str = "CrossEntropyLoss"
+    optimizer: str = "Adam"
+    lr: float = 1e-3
+    hidden: list = field(default_factory=lambda: [64, 64])
+    activation: str = "ReLU"
+    batch_size: int = None
+    epochs: int = 20
+    seed: int = 42
+    dtype: np.dtype = np.dtype(np.float64)
+    model: str = "mlp"
+
+    @property
+    def task(self):
+        return self.dataset.task
+
+    @property
+    def output_size(self):
+        return 1 if self.loss in SINGLE_OUTPUT_LOSSES else self.dataset.num_classes
+
+    def model_spec(self):
+        """(class name, constructor kwargs): the same on both sides."""
+        hidden = self.hidden[0] if len(self.hidden) == 2 and self.hidden[0] == self.hidden[1] else list(self.hidden)
+        return "MLP", dict(input_dim=self.dataset.num_features, hidden_dim=hidden, output_dim=self.output_size,
+                           activation=self.activation)
+
+    def targets(self, y):
+        """Targets in the form the loss takes: class labels, or (N, 1) floats for a single output."""
+        if self.loss in SINGLE_OUTPUT_LOSSES:
+            return y.astype(self.dtype).reshape(-1, 1)
+        return y
+
+    def predictions(self, outputs):
+        """Class labels (argmax, or logit > 0 for a single logit) or regression values in original units."""
+        if self.task == "regression":
+            return outputs[:, 0] * self.dataset.target_std + self.dataset.target_mean
+        if self.loss == "BCEWithLogitsLoss":
+            return (outputs[:, 0] > 0).astype(np.int64)
+        return outputs.argmax(axis=1)
+
+    def truth(self, y):
+        if self.task == "regression":
+            return y * self.dataset.target_std + self.dataset.target_mean
+        return y
+
+    def score(self, y, predictions):
+        """The task's metrics: accuracy (and a confusion matrix for several classes), or MSE, MAE and R^2."""
+        truth = self.truth(y)
+        if self.task == "regression":
+            return {"mse": metrics.mean_squared_error(truth, predictions),
+                    "mae": metrics.mean_absolute_error(truth, predictions),
+                    "r2": metrics.r2_score(truth, predictions)}
+        scores = {"accuracy": metrics.accuracy(truth, predictions)}
+        if self.task == "multiclass":
+            scores["confusion_matrix"] = metrics.confusion_matrix(truth, predictions, self.dataset.num_classes).tolist()
+        return scores
+
+    def describe(self):
+        name, kwargs = self.model_spec()
+        widths = "-".join(str(w) for w in [kwargs["input_dim"], *self.hidden, kwargs["output_dim"]])
+        batches = "full batch" if self.batch_size is None else f"batch size {self.batch_size}"
+        return (f"{self.dataset.name} ({self.task}), {name} {widths} {self.activation}, {self.loss}, "
+                f"{self.optimizer}(lr={self.lr:g}), {self.epochs} epochs, {batches}, {np.dtype(self.dtype).name}, "
+                f"seed {self.seed}")
+
+
+def format_scores(scores, label="Test"):
+    """The lecture's ``Test Accuracy: 84.00%``, or ``Test MSE: ..., MAE: ..., R^2: ...``."""
+    if "accuracy" in scores:
+        return f"{label} Accuracy: {scores['accuracy'] * 100:.2f}%"
+    return f"{label} MSE: {scores['mse']:.4f}, MAE: {scores['mae']:.4f}, R^2: {scores['r2']:.4f}"
+
+
+def add_experiment_arguments(parser, default_dtype):
+    """The options ``python -m scratchnet`` and ``python -m parity`` share."""
+    losses = available(LOSS_NAMES, nn)
+    optimizers = available(OPTIMIZER_NAMES, optim)
+    parser.add_argument("--task", choices=TASKS, help="inferred from the dataset when omitted")
+    parser.add_argument("--dataset", default=None,
+                        help="one of: " + "; ".join(f"{name} ({what})" for name, what in DATASETS.items())
+                        + ". Default: lecture")
+    parser.add_argument("--csv", metavar="PATH", help="train on your own CSV file (numeric features, a header row)")
+    parser.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (with --csv)")
+    parser.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
+    parser.add_argument("--hidden", default="64,64", help="hidden layer widths, comma-separated (default 64,64)")
+    parser.add_argument("--activation", default="relu", help="one of: " + ", ".join(ACTIVATION_NAMES) + " (default relu)")
+    parser.add_argument("--loss", default=None, help="one of: " + ", ".join(losses)
+                        + " (default: cross_entropy for classification, mse for regression)")
+    parser.add_argument("--optimizer", default="adam", help="one of: " + ", ".join(optimizers) + " (default adam)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--seed", type=int, default=42, help="seed for the initial weights and the batch order")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=default_dtype,
+                        help=f"precision (default {default_dtype})")
+    return parser
+
+
+def experiment_from_args(args):
+    """Validate the options and load the data; every problem is a ValueError naming the option."""
+    if args.epochs < 0:
+        raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
+    if not np.isfinite(args.lr) or args.lr <= 0:
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    try:
+        hidden = [int(w) for w in args.hidden.split(",") if w.strip()]
+    except ValueError:
+        raise ValueError(f"--hidden must be comma-separated positive integers such as 64,64, got {args.hidden!r}") from None
+    if any(w < 1 for w in hidden):
+        raise ValueError(f"--hidden widths must be positive, got {args.hidden!r}")
+    activation = resolve("activation", args.activation, ACTIVATION_NAMES)
+    optimizer = resolve("optimizer", args.optimizer, available(OPTIMIZER_NAMES, optim))
+    dtype = np.dtype(args.dtype)
+
+    if args.csv and args.dataset:
+        raise ValueError("give either --dataset or --csv, not both")
+    if args.csv:
+        if not args.target:
+            raise ValueError("--csv needs --target COLUMN naming the column to predict")
+        dataset = load_csv(args.csv, args.target, task=args.task, test_size=args.test_size, dtype=dtype)
+    else:
+        if args.target:
+            raise ValueError("--target is for --csv files")
+        dataset = load_dataset(args.dataset or "lecture", test_size=args.test_size, dtype=dtype)
+        dataset = with_task(dataset, args.task)
+
+    losses = available(LOSS_NAMES, nn)
+    loss = TASK_LOSSES[dataset.task][0] if args.loss is None else resolve("loss", args.loss, losses, LOSS_ALIASES)
+    if loss not in TASK_LOSSES[dataset.task]:
+        raise ValueError(f"--loss {args.loss} does not fit a {dataset.task} task; "
+                         f"use one of {', '.join(TASK_LOSSES[dataset.task])}")
+    return Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
+                      activation=activation, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                      dtype=dtype)
+
+
+def with_task(dataset, task):
+    """Check an explicit --task against the dataset's own: a class-labelled set cannot be regressed, etc."""
+    if task is None or task == dataset.task:
+        return dataset
+    if dataset.task == "regression":
+        raise ValueError(f"dataset {dataset.name} has a continuous target; --task {task} needs class labels")
+    if task == "regression":
+        raise ValueError(f"dataset {dataset.name} holds class labels; --task regression needs a continuous target")
+    if task == "binary" and dataset.num_classes != 2:
+        raise ValueError(f"dataset {dataset.name} has {dataset.num_classes} classes; --task binary needs 2")
+    dataset.task = task  # a two-class set may be treated as multi-class (same labels, confusion matrix too)
+    return dataset
