@@ -265,6 +265,10 @@ class BCEWithLogitsLoss(_Loss):
         return grad * grad_losses
 
 
+# torch's BCE backward clamps p (1 - p) at 1e-12 held as a float32 (9.99999996e-13), also for float64 inputs.
+_BCE_GRAD_EPS = float(np.float32(1e-12))
+
+
 class BCELoss(_Loss):
     r"""Binary cross-entropy on probabilities, as ``torch.nn.BCELoss``.
 
@@ -297,7 +301,7 @@ class BCELoss(_Loss):
     def backward(self, grad_output=1.0):
         p, y = self._p, self._y
         grad_losses = self._grad_losses(grad_output, p.shape, p.size, p.dtype)
-        grad = (p - y) / np.maximum((1 - p) * p, 1e-12)
+        grad = (p - y) / np.maximum((1 - p) * p, _BCE_GRAD_EPS)
         if self.weight is not None:
             grad = grad * self.weight
         return grad * grad_losses
