@@ -48,8 +48,9 @@ def test_parity(name, make, make_torch, dtype):
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
 def test_parity_extreme_inputs(name, make, make_torch):
-    # Large finite inputs stay finite and agree with torch (overflow-prone exp, softplus's threshold, tails of erf).
-    x = np.array([[-800.0, -40.0, -1e-8, 0.0, 1e-8, 40.0, 800.0]])
+    # Large finite inputs stay finite and agree with torch (overflow-prone exp, tails of erf), and inputs exactly
+    # at Softplus's thresholds (20 for beta=1; 1.5 for beta=2, threshold=3), where torch still takes the log1p branch.
+    x = np.array([[-800.0, -40.0, -1e-8, 0.0, 1e-8, 1.5, 20.0, 40.0, 800.0]])
     check_module(make(), make_torch().double(), x).assert_passed()
 
 
