@@ -11,6 +11,7 @@ class Adam(Optimizer):
     r"""For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adam's algorithm):
 
         g   = g + weight_decay * p                       (coupled L2 decay, if weight_decay != 0)
+        p   = p (1 - lr * weight_decay)                  (instead, if decoupled_weight_decay: AdamW)
         m   = m + (1 - beta1) * (g - m)                  (= beta1 m + (1 - beta1) g, torch's lerp)
         v   = beta2 * v + (1 - beta2) * g * g
         v*  = max(v*, v) if amsgrad else v
@@ -19,7 +20,8 @@ class Adam(Optimizer):
     eps is added after the bias-corrected square root, as torch does; m and v start at 0.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 decoupled_weight_decay=False):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0:
@@ -29,13 +31,15 @@ class Adam(Optimizer):
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def step(self):
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+            decoupled = group["decoupled_weight_decay"]
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -51,7 +55,9 @@ class Adam(Optimizer):
                 step = state["step"]
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
 
-                if weight_decay != 0:
+                if weight_decay != 0 and decoupled:
+                    param.data *= 1 - lr * weight_decay  # shrink the weights, outside the moments
+                elif weight_decay != 0:
                     grad = grad + weight_decay * param.data
                 step_size = lr / (1 - beta1**step)
                 bias_correction2_sqrt = math.sqrt(1 - beta2**step)

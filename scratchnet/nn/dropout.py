@@ -1,0 +1,45 @@
+"""Dropout: randomly zero activations while training, as ``torch.nn.Dropout``."""
+
+import numpy as np
+
+from scratchnet._checks import check_float
+from scratchnet._random import default_generator
+from scratchnet.nn.module import Module
+
+
+class Dropout(Module):
+    r"""In training, keep each element with probability 1 - p and scale the kept ones by 1 / (1 - p):
+
+        mask ~ Bernoulli(1 - p)       (drawn from scratchnet's seeded generator, one per element)
+        y    = x * mask / (1 - p)      so that E[y] = x, and at evaluation time y = x
+        dL/dx = dL/dy * mask / (1 - p)
+
+    p = 1 zeroes everything (as torch does). In eval mode (``.eval()``) the layer is the identity.
+
+    The last mask drawn is kept as ``self.mask`` (a boolean array of x's shape, True where kept;
+    ``None`` before the first training forward). torch draws from its own generator, so parity
+    tests run torch's side as ``x * mask / (1 - p)`` with this same mask.
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p = float(p)
+        self.mask = None
+
+    def forward(self, x):
+        check_float(x, "Dropout input")
+        if not self.training or self.p == 0:
+            self._scale = None
+            return x
+        self.mask = default_generator().random(x.shape) < 1 - self.p
+        # torch's "noise": mask / (1 - p) in x's dtype, and 0 everywhere when p = 1.
+        self._scale = self.mask.astype(x.dtype) / (1 - self.p) if self.p < 1 else np.zeros_like(x)
+        return x * self._scale
+
+    def backward(self, grad_output):
+        return grad_output if self._scale is None else grad_output * self._scale
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,0 +1,58 @@
+"""Adagrad, with torch.optim.Adagrad's exact update rule."""
+
+import numpy as np
+
+from scratchnet.optim.optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    r"""For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adagrad's algorithm):
+
+        g   = g + weight_decay * p                       (coupled L2 decay, if weight_decay != 0)
+        lr_t = lr / (1 + (t - 1) lr_decay)
+        s   = s + g * g                                  (sum of squared gradients; s0 = initial_accumulator_value)
+        p   = p - lr_t g / (sqrt(s) + eps)
+
+    Each weight's step shrinks as its squared gradients add up: rarely-updated weights keep large steps.
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if lr_decay < 0:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if weight_decay < 0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if initial_accumulator_value < 0:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if eps < 0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, defaults)
+        # torch fills the accumulator when the optimizer is built, not at the first step.
+        for group in self.param_groups:
+            for param in group["params"]:
+                self._init_state(param, group)
+
+    def _init_state(self, param, group):
+        state = self._state(param)
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(param.data, group["initial_accumulator_value"])
+        return state
+
+    def step(self):
+        for group in self.param_groups:
+            lr, lr_decay, eps, weight_decay = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                state = self._init_state(param, group)
+                state["step"] += 1
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param.data
+                clr = lr / (1 + (state["step"] - 1) * lr_decay)
+                state["sum"] += grad * grad
+                param.data -= clr * grad / (np.sqrt(state["sum"]) + eps)

@@ -1,0 +1,21 @@
+"""AdamW: Adam with decoupled weight decay, as torch.optim.AdamW."""
+
+from scratchnet.optim.adam import Adam
+
+
+class AdamW(Adam):
+    r"""Adam whose weight decay shrinks the weights directly instead of entering the gradient:
+
+        p   = p (1 - lr * weight_decay)                  (decoupled decay, first)
+        m   = beta1 m + (1 - beta1) g
+        v   = beta2 v + (1 - beta2) g * g
+        v*  = max(v*, v) if amsgrad else v
+        p   = p - lr / (1 - beta1^t) * m / (sqrt(v*) / sqrt(1 - beta2^t) + eps)
+
+    With Adam's coupled decay, weight_decay * p is divided by sqrt(v) like any gradient, so
+    weights with large gradients are barely decayed; here every weight shrinks at the same rate
+    (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"). Default weight_decay = 1e-2.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
