@@ -7,14 +7,14 @@ import argparse
 import json
 import sys
 
-import numpy as np
 import torch
 
 import scratchnet
 import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import torch_dtype
-from scratchnet.data import load_lecture_data
+from scratchnet.data import Split
+from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -23,42 +23,14 @@ class UsageError(Exception):
     """Bad usage or bad input: printed as one line, exit status 2."""
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m parity",
-        description="Train the lecture's MLP in scratchnet (NumPy) and PyTorch side by side and "
-        "compare logits, loss, gradients and parameters at every step.",
+        description="Train a model in scratchnet (NumPy) and PyTorch side by side and compare logits, loss, "
+        "gradients and parameters at every step. With no options: the lecture's experiment in float64.",
     )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64",
-                        help="precision of both sides (default float64, where the trajectory must agree to ~1e-9)")
-    parser.add_argument("--epochs", type=non_negative_int, default=20, help="training epochs (default 20)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--seed", type=non_negative_int, default=42,
-                        help="torch.manual_seed(SEED) right before the torch model is built (default 42)")
-    parser.add_argument("--hidden", type=positive_int, default=64, help="hidden width (default 64)")
+    add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
-    parser.add_argument("--print-every", type=positive_int, default=5, help="print every Nth epoch (default 5)")
     return parser
 
 
@@ -84,9 +56,9 @@ def print_summary(report):
     for name, diffs in report.per_parameter.items():
         print(f"{name:<22} {diffs['grad']:>16.2e} {diffs['param']:>17.2e}")
     print()
-    acc = report.test_accuracy
-    print(f"Test Accuracy: scratchnet {acc['scratchnet'] * 100:.2f}%, torch {acc['torch'] * 100:.2f}%; "
-          f"predictions agree on {report.prediction_agreement:.2%} of test samples")
+    for side in ("scratchnet", "torch"):
+        print(f"{side + ':':<12}{format_scores(report.test_metrics[side])}")
+    print(f"Predictions agree on {report.prediction_agreement:.2%} of test samples")
     if report.passed:
         print("PASS")
     else:
@@ -96,23 +68,31 @@ def print_summary(report):
 
 
 def run(args):
-    dtype = np.dtype(args.dtype)
-    data = load_lecture_data(dtype)
-    n_features, n_classes = data.X_train.shape[1], int(data.y_train.max()) + 1
-    torch.manual_seed(args.seed)
-    # Built in float32 as the lecture builds it, then cast: the same seed gives the same initial weights
-    # in both dtypes (drawing directly in float64 would consume torch's generator differently).
-    torch_model = torchnet.MLP(input_dim=n_features, hidden_dim=args.hidden, output_dim=n_classes).to(torch_dtype(dtype))
-    scratch_model = scratchnet.MLP(n_features, args.hidden, n_classes, dtype=dtype)
+    experiment = experiment_from_args(args)
+    dtype = experiment.dtype
+    X_train, X_test, y_train, y_test = experiment.dataset.split
+    data = Split(X_train, X_test, experiment.targets(y_train), experiment.targets(y_test))
+    name, kwargs = experiment.model_spec()
+    # --seed S runs torch.manual_seed(S) right before the torch model is built, which is then
+    # cast: built in float32 as the lecture builds it, the same seed gives the same initial
+    # weights in both dtypes (drawing directly in float64 would consume torch's generator differently).
+    torch.manual_seed(experiment.seed)
+    torch_model = getattr(torchnet, name)(**kwargs).to(torch_dtype(dtype))
+    scratch_model = getattr(scratchnet.models, name)(**kwargs, dtype=dtype)
 
-    print(f"Lecture MLP {n_features}-{args.hidden}-{args.hidden}-{n_classes}, CrossEntropyLoss, Adam(lr={args.lr:g}), "
-          f"{args.epochs} epochs full batch, {args.dtype}, torch.manual_seed({args.seed})")
+    print(f"Parity: {experiment.describe()}")
     print(f"{'':<14}  {'scratchnet':>12}  {'torch':>12}  {'|diff|':>9}")
-    report = train_side_by_side(scratch_model, torch_model, data, epochs=args.epochs, lr=args.lr,
-                                seed=args.seed, log=print_epoch(args.print_every, args.epochs))
+    report = train_side_by_side(
+        scratch_model, torch_model, data, epochs=experiment.epochs, criterion=experiment.loss,
+        optimizer=experiment.optimizer, lr=experiment.lr, batch_size=experiment.batch_size, seed=experiment.seed,
+        predict=experiment.predictions, score=lambda predictions: experiment.score(y_test, predictions),
+        log=print_epoch(args.print_every, experiment.epochs),
+    )
     print_summary(report)
     if args.json:
-        payload = {"seed": args.seed, "model": "mlp", "lr": args.lr, **report.to_dict()}
+        payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
+                   "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
+                   "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
         with open(args.json, "w") as handle:
             json.dump(payload, handle, indent=2)
     return EXIT_PASS if report.passed else EXIT_FAIL

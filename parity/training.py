@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 import scratchnet
+import scratchnet.training
 import torchnet.training
 from parity import tolerances
 from parity.compare import compare
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
 from scratchnet.data import iterate_batches
-import scratchnet.training
+from scratchnet.training import TrainingDivergedError
 
 KINDS = ("logits", "loss", "grad", "param")
 
@@ -39,6 +40,7 @@ class TrainingReport:
     per_parameter: dict = field(default_factory=dict)
     steps: list = field(default_factory=list)
     test_accuracy: dict = field(default_factory=dict)
+    test_metrics: dict = field(default_factory=dict)
     prediction_agreement: float = 0.0
     tolerances: dict = field(default_factory=dict)
     failures: list = field(default_factory=list)
@@ -67,12 +69,18 @@ def _build(name, scratch_namespace, torch_namespace, kwargs, *args):
 
 def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
                        criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
-                       batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None):
+                       batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None,
+                       predict=None, score=None):
     """Train both models on ``data`` (a ``scratchnet.data.Split`` of NumPy arrays); returns a TrainingReport.
 
-    ``log(epoch, report)`` is called after every epoch. Batch order comes from
-    ``numpy.random.default_rng(seed)``, one permutation per epoch, shared by both sides.
+    ``data``'s targets are in the form the loss takes. ``log(epoch, report)`` is called after
+    every epoch. Batch order comes from ``numpy.random.default_rng(seed)``, one permutation
+    per epoch, shared by both sides. At the end both models predict the test set with
+    ``predict(outputs)`` (default: argmax) and are scored with ``score(predictions)`` (a dict
+    of metrics; default: accuracy against ``y_test``).
     """
+    predict = predict or (lambda outputs: outputs.argmax(axis=1))
+    score = score or (lambda predictions: {"accuracy": float((predictions == data[3]).mean())})
     X_train, X_test, y_train, y_test = data
     dtype = X_train.dtype
     trajectory_tol = tolerances.for_dtype(tolerances.TRAJECTORY, dtype)
@@ -123,6 +131,9 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
 
             t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
             s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
+            if not (np.isfinite(s_loss) and np.isfinite(t_loss)):
+                raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: loss is {s_loss} in "
+                                            f"scratchnet and {t_loss} in torch. Try a lower learning rate (it was {lr:g}).")
             sums["scratchnet"] += s_loss * n
             sums["torch"] += t_loss * n
             count += n
@@ -154,10 +165,21 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
         if log is not None:
             log(epoch, report)
 
-    s_pred = scratchnet.training.predict(scratch_model, X_test)
-    t_pred = to_numpy(torchnet.training.predict(torch_model, to_torch(X_test)))
-    report.test_accuracy = {"scratchnet": float((s_pred == y_test).mean()), "torch": float((t_pred == y_test).mean())}
-    report.prediction_agreement = float((s_pred == t_pred).mean())
+    scratch_model.eval()
+    torch_model.eval()
+    with torch.no_grad():
+        t_outputs = to_numpy(torch_model(to_torch(X_test)))
+    s_outputs = scratch_model(X_test)
+    record("logits", compare("test outputs", s_outputs, t_outputs, trajectory_tol["logits"]), "test set",
+           report.max_abs_diff)
+    s_pred, t_pred = predict(s_outputs), predict(t_outputs)
+    report.test_metrics = {"scratchnet": score(s_pred), "torch": score(t_pred)}
+    report.test_accuracy = {side: m["accuracy"] for side, m in report.test_metrics.items() if "accuracy" in m}
+    if s_pred.dtype.kind == "f":  # regression: a prediction agrees when within the outputs' tolerance
+        tol = trajectory_tol["logits"]
+        report.prediction_agreement = float(np.isclose(s_pred, t_pred, atol=tol.atol, rtol=tol.rtol).mean())
+    else:
+        report.prediction_agreement = float((s_pred == t_pred).mean())
     if report.prediction_agreement < report.tolerances["prediction_agreement"]:
         report.failures.append(f"test predictions agree on {report.prediction_agreement:.2%} of samples, "
                                f"below {report.tolerances['prediction_agreement']:.0%}")

@@ -147,6 +147,7 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
     parser.add_argument("--seed", type=int, default=42, help="seed for the initial weights and the batch order")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=default_dtype,
                         help=f"precision (default {default_dtype})")
@@ -161,6 +162,8 @@ def experiment_from_args(args):
         raise ValueError(f"--lr must be a positive number, got {args.lr}")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.print_every < 1:
+        raise ValueError(f"--print-every must be a positive integer, got {args.print_every}")
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     try:

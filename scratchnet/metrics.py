@@ -47,9 +47,12 @@ def r2_score(y_true, y_pred):
 
 
 def format_confusion_matrix(matrix, class_names=None):
+    """The matrix as text: one row per true class, one column per predicted class."""
     names = [str(c) for c in (class_names if class_names is not None else range(len(matrix)))]
-    width = max(max(len(n) for n in names), len(str(matrix.max())), 4)
-    lines = ["true \\ predicted".ljust(width + 2) + " ".join(n.rjust(width) for n in names)]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(len(n) for n in names))
+    width = max(*(len(n) for n in names), len(str(matrix.max())), 3)
+    lines = [corner.ljust(first) + " " + " ".join(n.rjust(width) for n in names)]
     for name, row in zip(names, matrix):
-        lines.append(name.ljust(width + 2) + " ".join(str(v).rjust(width) for v in row))
+        lines.append(name.ljust(first) + " " + " ".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)

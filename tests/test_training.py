@@ -110,7 +110,7 @@ def test_same_seed_gives_bit_identical_training():
         (np.zeros((0, 20)), np.zeros(0, np.int64), r"X_train is empty"),
         (np.zeros((4, 20)), np.zeros(3, np.int64), r"X_train has 4 samples but y has shape \(3,\)"),
         (np.zeros((4, 20)), np.array([0, 1, 2, 1]), r"holds label 2 but there are only 2 classes"),
-        (np.zeros((4, 20)), np.array([0, 1, -1, 1]), r"class labels >= 0, got -1"),
+        (np.zeros((4, 20)), np.array([0, 1, -1, 1]), r"class labels >= 0 \(or ignore_index=-100\), got -1"),
         (np.zeros((4, 20)), np.array([0.0, 1.0, 0.5, 1.0]), r"integer class labels"),
     ],
 )
