@@ -69,7 +69,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
         for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
             step += 1
             X, y = X_train[index], y_train[index]
-            _, loss = train_step(model, criterion, optimizer, X, y)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once, clearly
+                _, loss = train_step(model, criterion, optimizer, X, y)
             check_finite_training(model, loss, epoch, step, optimizer.param_groups[0].get("lr"))
             total, count = total + loss * len(X), count + len(X)
         losses.append(total / max(count, 1))

@@ -3,6 +3,7 @@
 import torch
 import torch.nn as nn
 import torch.optim as optim
+from torch.utils.data import DataLoader, TensorDataset
 
 
 def train_step(model, criterion, optimizer, X, y):
@@ -16,16 +17,30 @@ def train_step(model, criterion, optimizer, X, y):
     return outputs.detach(), loss.item()
 
 
-def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, print_every=5, log=print):
-    """Train full-batch for ``num_epochs`` as the lecture does; returns the per-epoch losses."""
+def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, batch_size=None,
+        shuffle=True, drop_last=False, seed=0, print_every=5, log=print):
+    """Train ``model`` and return the per-epoch losses (full batch by default, as the lecture does).
+
+    With ``batch_size`` the data is cut into mini-batches as a DataLoader would, reshuffled
+    each epoch by a generator seeded with ``seed``; an epoch's loss is the sample-weighted mean.
+    """
     criterion = nn.CrossEntropyLoss() if criterion is None else criterion
     optimizer = optim.Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
+    loader = None
+    if batch_size is not None:
+        generator = torch.Generator().manual_seed(seed)
+        loader = DataLoader(TensorDataset(X_train, y_train), batch_size=batch_size, shuffle=shuffle,
+                            drop_last=drop_last, generator=generator)
     losses = []
-    for epoch in range(num_epochs):
-        _, loss = train_step(model, criterion, optimizer, X_train, y_train)
-        losses.append(loss)
-        if print_every and (epoch + 1) % print_every == 0:
-            log(f"Epoch [{epoch + 1}/{num_epochs}], Loss: {loss:.4f}")
+    for epoch in range(1, num_epochs + 1):
+        batches = [(X_train, y_train)] if loader is None else loader
+        total, count = 0.0, 0
+        for X, y in batches:
+            _, loss = train_step(model, criterion, optimizer, X, y)
+            total, count = total + loss * len(X), count + len(X)
+        losses.append(total / max(count, 1))
+        if print_every and epoch % print_every == 0:
+            log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
     return losses
 
 

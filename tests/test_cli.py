@@ -1,0 +1,123 @@
+"""Both command lines: every task and shipped dataset, options, and bad usage (exit 2, one line)."""
+
+import json
+import re
+
+import pytest
+
+import scratchnet.__main__ as scratchnet_cli
+from parity import cli as parity_cli
+from scratchnet.data import SKLEARN_DATASETS
+from scratchnet.experiment import OPTIMIZER_NAMES
+
+# Learning rates that make each optimizer move in a few epochs (SGD and Adagrad need larger ones).
+LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.05}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZER_NAMES))
+@pytest.mark.parametrize("dataset", list(SKLEARN_DATASETS))
+def test_parity_passes_in_float64_for_every_shipped_dataset_and_optimizer(dataset, optimizer, tmp_path, capsys):
+    status = parity_cli.main(["--dataset", dataset, "--optimizer", optimizer, "--lr", str(LR[optimizer]),
+                              "--epochs", "2", "--batch-size", "128", "--hidden", "16,16",
+                              "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["passed"] and report["dataset"] == dataset and report["optimizer"] == OPTIMIZER_NAMES[optimizer]
+    assert max(report["max_abs_diff"].values()) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--dataset", "breast_cancer", "--loss", "bce"], "Test Accuracy"),
+        (["--dataset", "breast_cancer"], "Test Accuracy"),
+        (["--dataset", "wine", "--loss", "cross_entropy", "--activation", "tanh"], "Test Accuracy"),
+        (["--dataset", "diabetes", "--loss", "mse"], "Test MSE"),
+        (["--dataset", "diabetes", "--loss", "l1"], "Test MSE"),
+        (["--dataset", "diabetes", "--loss", "huber"], "Test MSE"),
+        (["--dataset", "diabetes", "--loss", "smooth_l1"], "Test MSE"),
+    ],
+)
+def test_each_task_and_loss_passes_parity(args, expected, capsys):
+    status = parity_cli.main([*args, "--epochs", "3", "--batch-size", "64", "--hidden", "16"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.count(expected) == 2 and out.rstrip().endswith("PASS")
+
+
+def test_float32_parity_passes_on_mini_batches(capsys):
+    assert parity_cli.main(["--dataset", "digits", "--dtype", "float32", "--epochs", "2", "--batch-size", "64"]) == 0
+
+
+def test_scratchnet_cli_prints_the_lectures_lines(capsys):
+    assert scratchnet_cli.main([]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines[:4]] == [f"Epoch [{e}/20]" for e in (5, 10, 15, 20)]
+    assert lines[4].startswith("Test Accuracy: ") and lines[4].endswith("%")
+
+
+def test_scratchnet_cli_multiclass_prints_a_confusion_matrix(capsys):
+    assert scratchnet_cli.main(["--dataset", "iris", "--epochs", "30", "--batch-size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "true \\ predicted" in out
+    accuracy = float(out.split("Test Accuracy: ")[1].split("%")[0])
+    assert accuracy > 80
+
+
+def test_scratchnet_cli_trains_on_a_csv_file(tmp_path, capsys):
+    rows = ["x1,x2,kind"] + [f"{i % 7},{(i * 3) % 5},{'big' if i % 7 > 3 else 'small'}" for i in range(60)]
+    (tmp_path / "own.csv").write_text("\n".join(rows))
+    assert scratchnet_cli.main(["--csv", str(tmp_path / "own.csv"), "--target", "kind", "--epochs", "40",
+                                "--batch-size", "8"]) == 0
+    assert "Test Accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "iris", "--task", "regression"], "holds class labels; --task regression needs a continuous"),
+        (["--dataset", "diabetes", "--task", "binary"], "has a continuous target; --task binary needs class labels"),
+        (["--dataset", "iris", "--task", "binary"], "has 3 classes; --task binary needs 2"),
+        (["--dataset", "iris", "--loss", "mse"], "--loss mse does not fit a multiclass task"),
+        (["--dataset", "diabetes", "--loss", "cross_entropy"], "does not fit a regression task"),
+        (["--loss", "hinge"], "unknown loss 'hinge'"),
+        (["--optimizer", "lbfgs"], "unknown optimizer 'lbfgs'"),
+        (["--activation", "swish"], "unknown activation 'swish'"),
+        (["--hidden", "64,x"], "--hidden must be comma-separated positive integers"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--lr", "-1"], "--lr must be a positive number"),
+        (["--csv", "nowhere.csv"], "--csv needs --target"),
+        (["--csv", "nowhere.csv", "--target", "y"], "cannot read nowhere.csv"),
+        (["--test-size", "1.5"], "test_size must be between 0 and 1"),
+    ],
+)
+@pytest.mark.parametrize("main", [parity_cli.main, scratchnet_cli.main], ids=["parity", "scratchnet"])
+def test_bad_usage_exits_2_with_one_line_naming_the_problem(main, args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_csv_with_text_in_a_feature_column_exits_2_naming_line_and_column(tmp_path, capsys):
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,six,0\n")
+    assert parity_cli.main(["--csv", str(tmp_path / "bad.csv"), "--target", "y"]) == 2
+    assert "line 4, column 'b': 'six' is not a finite number" in capsys.readouterr().err
+
+
+def test_help_lists_datasets_activations_losses_and_optimizers(capsys):
+    with pytest.raises(SystemExit):
+        parity_cli.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in ["breast_cancer", "diabetes", "digits", "gelu", "leaky_relu", "bce_with_logits", "smooth_l1",
+                 "rmsprop", "adagrad", "adamw"]:
+        assert name in out
+
+
+def test_divergence_stops_with_a_clear_error(capsys):
+    status = scratchnet_cli.main(["--dataset", "diabetes", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "5"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert re.search(r"training diverged at epoch \d+, step \d+: (the loss became (nan|inf)|parameter 'net\.\d\.\w+' "
+                     r"became non-finite)\. Try a lower learning rate \(it was 1e\+06\)", err), err
+    assert "Warning" not in err
