@@ -12,9 +12,9 @@ import torch
 import scratchnet
 import torchnet
 from parity.training import train_side_by_side
-from parity.transfer import torch_dtype
+from parity.transfer import scratch_to_torch, torch_dtype
 from scratchnet.data import Split
-from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores
+from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -31,6 +31,9 @@ def build_parser():
     )
     add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
+    parser.add_argument("--load", metavar="PATH",
+                        help="check a saved scratchnet model against torch on the dataset (with --epochs 0: "
+                        "its test outputs only; otherwise train both from its weights)")
     return parser
 
 
@@ -77,8 +80,13 @@ def run(args):
     # cast: built in float32 as the lecture builds it, the same seed gives the same initial
     # weights in both dtypes (drawing directly in float64 would consume torch's generator differently).
     torch.manual_seed(experiment.seed)
-    torch_model = getattr(torchnet, name)(**kwargs).to(torch_dtype(dtype))
-    scratch_model = getattr(scratchnet.models, name)(**kwargs, dtype=dtype)
+    if args.load:
+        scratch_model = load_model_for(experiment, args.load)
+        name, kwargs = type(scratch_model).__name__, scratch_model.config()
+        torch_model = scratch_to_torch(scratch_model, getattr(torchnet, name)(**kwargs).to(torch_dtype(dtype)))
+    else:
+        torch_model = getattr(torchnet, name)(**kwargs).to(torch_dtype(dtype))
+        scratch_model = getattr(scratchnet.models, name)(**kwargs, dtype=dtype)
 
     print(f"Parity: {experiment.describe()}")
     print(f"{'':<14}  {'scratchnet':>12}  {'torch':>12}  {'|diff|':>9}")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 import scratchnet
-from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores
+from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.metrics import format_confusion_matrix
 from scratchnet.training import fit
 
@@ -18,7 +18,11 @@ from scratchnet.training import fit
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m scratchnet", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    return add_experiment_arguments(parser, default_dtype="float32")
+    add_experiment_arguments(parser, default_dtype="float32")
+    parser.add_argument("--save", metavar="PATH", help="save the trained model to PATH (scratchnet's format)")
+    parser.add_argument("--load", metavar="PATH",
+                        help="start from a saved model instead of new weights; with --epochs 0 only evaluate it")
+    return parser
 
 
 def run(args):
@@ -26,12 +30,17 @@ def run(args):
     X_train, X_test, y_train, y_test = experiment.dataset.split
     scratchnet.manual_seed(experiment.seed)
     name, kwargs = experiment.model_spec()
-    model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
+    if args.load:
+        model = load_model_for(experiment, args.load)
+    else:
+        model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
     criterion = getattr(scratchnet.nn, experiment.loss)()
     optimizer = getattr(scratchnet.optim, experiment.optimizer)(model.parameters(), lr=experiment.lr)
     fit(model, X_train, experiment.targets(y_train), num_epochs=experiment.epochs, criterion=criterion,
         optimizer=optimizer, batch_size=experiment.batch_size, seed=experiment.seed,
         print_every=args.print_every)
+    if args.save:
+        scratchnet.save(model, args.save)
     model.eval()
     scores = experiment.score(y_test, experiment.predictions(model(X_test)))
     print(format_scores(scores))

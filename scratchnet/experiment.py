@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratchnet import metrics, nn, optim
+from scratchnet import metrics, nn, optim, serialization
 from scratchnet.data import DATASETS, TASKS, load_csv, load_dataset
 from scratchnet.models import ACTIVATIONS
 
@@ -210,3 +210,15 @@ def with_task(dataset, task):
         raise ValueError(f"dataset {dataset.name} has {dataset.num_classes} classes; --task binary needs 2")
     dataset.task = task  # a two-class set may be treated as multi-class (same labels, confusion matrix too)
     return dataset
+
+
+def load_model_for(experiment, path):
+    """A saved model, checked to fit the experiment's data and cast to its dtype."""
+    model = serialization.load(path)
+    name, kwargs = experiment.model_spec()
+    config = model.config()
+    expected = {key: kwargs[key] for key in ("input_dim", "output_dim")}
+    if type(model).__name__ != name or any(config.get(key) != value for key, value in expected.items()):
+        raise ValueError(f"{path} holds a {type(model).__name__} with {config}, which does not fit "
+                         f"{experiment.dataset.name} (it needs a {name} with {expected})")
+    return model.to(experiment.dtype)

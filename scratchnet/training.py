@@ -88,6 +88,8 @@ def predict(model, X):
 def evaluate(model, X_test, y_test, log=print):
     """Test accuracy in [0, 1]; logs ``Test Accuracy: 84.00%`` as the lecture prints it."""
     check_dataset(X_test, y_test, "X_test")
+    if y_test.ndim != 1:
+        raise ValueError(f"evaluate expected class labels of shape ({len(X_test)},), got y_test of shape {y_test.shape}")
     accuracy = float((predict(model, X_test) == y_test).mean())
     if log is not None:
         log(f"Test Accuracy: {accuracy * 100:.2f}%")

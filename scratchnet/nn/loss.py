@@ -107,7 +107,7 @@ def _check_float_target(input, target, loss, hint):
     check_array(target, f"{loss} target")
     if target.dtype.kind in "iub":
         raise TypeError(f"{loss} target has integer dtype {target.dtype} (class labels?), but {loss} expects float "
-                        f"targets of the input's dtype {input.dtype}; {hint}")
+                        f"targets of the input's dtype {input.dtype}; {hint.format(dtype=input.dtype)}")
     check_float(target, f"{loss} target", input.dtype)
     _check_same_shape(input, target, loss)
     if input.size == 0:
@@ -240,7 +240,7 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input, target):
         loss = "BCEWithLogitsLoss"
-        _check_float_target(input, target, loss, f"convert 0/1 labels with target.astype(np.{input.dtype})")
+        _check_float_target(input, target, loss, "convert 0/1 labels with target.astype(np.{dtype})")
         _check_broadcasts(self.weight, "weight", input, loss)
         _check_broadcasts(self.pos_weight, "pos_weight", input, loss)
         _check_probabilities(target, "target", loss)
@@ -286,7 +286,7 @@ class BCELoss(_Loss):
 
     def forward(self, input, target):
         loss = "BCELoss"
-        _check_float_target(input, target, loss, f"convert 0/1 labels with target.astype(np.{input.dtype})")
+        _check_float_target(input, target, loss, "convert 0/1 labels with target.astype(np.{dtype})")
         _check_broadcasts(self.weight, "weight", input, loss)
         _check_probabilities(input, "input (probabilities; for logits use BCEWithLogitsLoss)", loss)
         _check_probabilities(target, "target", loss)
@@ -313,7 +313,7 @@ class _RegressionLoss(_Loss):
     def forward(self, input, target):
         name = type(self).__name__
         _check_float_target(input, target, name, "for class labels use CrossEntropyLoss (or BCEWithLogitsLoss for 0/1 "
-                                                  f"labels); for numeric targets convert with target.astype(np.{input.dtype})")
+                                                  "labels); for numeric targets convert with target.astype(np.{dtype})")
         self._diff = input - target
         return self._reduce(self._loss(self._diff), input.size)
 
