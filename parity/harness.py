@@ -17,24 +17,7 @@ import torch
 from parity import tolerances
 from parity.compare import ParityReport, compare
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
-
-
-def _flatten(value):
-    if isinstance(value, (tuple, list)):
-        return [leaf for item in value for leaf in _flatten(item)]
-    return [value]
-
-
-def _unflatten(leaves, like):
-    """Rebuild ``leaves`` into the nested tuple structure of ``like``."""
-    leaves = iter(leaves)
-
-    def build(node):
-        if isinstance(node, (tuple, list)):
-            return tuple(build(item) for item in node)
-        return next(leaves)
-
-    return build(like)
+from scratchnet._tree import flatten, unflatten
 
 
 def _float_dtype(arrays):
@@ -72,7 +55,7 @@ def check_module(scratch_module, torch_module, *inputs, grad_output=None, tolera
     torch_out = torch_module(*torch_inputs)
     scratch_out = scratch_module(*inputs)
 
-    torch_leaves, scratch_leaves = _flatten(torch_out), _flatten(scratch_out)
+    torch_leaves, scratch_leaves = flatten(torch_out), flatten(scratch_out)
     if len(torch_leaves) != len(scratch_leaves):
         raise ValueError(f"scratchnet returned {len(scratch_leaves)} outputs but torch returned {len(torch_leaves)}")
 
@@ -83,12 +66,12 @@ def check_module(scratch_module, torch_module, *inputs, grad_output=None, tolera
             for t in torch_leaves
         ]
     else:
-        grad_leaves = [np.asarray(g, dtype=dtype) for g in _flatten(grad_output)]
+        grad_leaves = [np.asarray(g, dtype=dtype) for g in flatten(grad_output)]
 
     differentiable = [(t, g) for t, g in zip(torch_leaves, grad_leaves) if t.requires_grad]
     if differentiable:
         torch.autograd.backward([t for t, _ in differentiable], [to_torch(g) for _, g in differentiable])
-    scratch_grads = scratch_module.backward(_unflatten(grad_leaves, scratch_out))
+    scratch_grads = scratch_module.backward(unflatten(grad_leaves, scratch_out))
 
     report = ParityReport()
     for index, (mine, theirs) in enumerate(zip(scratch_leaves, torch_leaves)):

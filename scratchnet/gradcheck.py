@@ -14,20 +14,7 @@ error ~1e-10, so analytic and numeric gradients agree to ~1e-7 relative.
 
 import numpy as np
 
-
-def _leaves(value):
-    if isinstance(value, (tuple, list)):
-        return [leaf for item in value for leaf in _leaves(item)]
-    return [value]
-
-
-def _like(value, leaves):
-    leaves = iter(leaves)
-
-    def build(node):
-        return tuple(build(item) for item in node) if isinstance(node, (tuple, list)) else next(leaves)
-
-    return build(value)
+from scratchnet._tree import flatten, unflatten
 
 
 def numerical_gradients(module, inputs, grad_output, eps=1e-6):
@@ -35,7 +22,7 @@ def numerical_gradients(module, inputs, grad_output, eps=1e-6):
 
     def scalar():
         out = module(*inputs)
-        return sum(float(np.sum(g * o)) for g, o in zip(_leaves(grad_output), _leaves(out)))
+        return sum(float(np.sum(g * o)) for g, o in zip(flatten(grad_output), flatten(out)))
 
     def nudge_all(array):
         grad = np.zeros_like(array)
@@ -68,7 +55,7 @@ def gradcheck(module, *inputs, grad_output=None, eps=1e-6, atol=1e-6, rtol=1e-5,
     out = module(*inputs)
     if grad_output is None:
         rng = np.random.default_rng(seed)
-        grad_output = _like(out, [rng.standard_normal(np.shape(o)) for o in _leaves(out)])
+        grad_output = unflatten([rng.standard_normal(np.shape(o)) for o in flatten(out)], out)
     module.zero_grad()
     module(*inputs)
     analytic_inputs = module.backward(grad_output)
