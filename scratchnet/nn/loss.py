@@ -178,7 +178,7 @@ class CrossEntropyLoss(_Loss):
             if self.weight.shape != (num_classes,):
                 raise ValueError(f"CrossEntropyLoss weight has shape {shape_str(self.weight.shape)} but the input has "
                                  f"{num_classes} classes; expected ({num_classes},)")
-        if target.dtype.kind in "iu":
+        if target.dtype.kind in "iu" and not (target.min() >= 0 and target.max() < num_classes):
             labels = target[target != self.ignore_index]
             if labels.size and labels.min() < 0:
                 raise ValueError(f"CrossEntropyLoss target must be class labels >= 0 (or ignore_index="
@@ -191,6 +191,12 @@ class CrossEntropyLoss(_Loss):
         self._check(input, target)
         n, num_classes = input.shape
         eps, weight = self.label_smoothing, self.weight
+        log_p = F.log_softmax(input, dim=1)
+        self._labels = None
+        if target.dtype.kind in "iu" and weight is None and not eps and not (target == self.ignore_index).any():
+            # The lecture's case (no weight, smoothing or ignored sample): l_n = -log p[n, y_n].
+            self._log_p, self._labels, self._denominator = log_p, target, n
+            return self._reduce(-log_p[np.arange(n), target], n)
         class_weight = weight if weight is not None else np.ones(num_classes, dtype=input.dtype)
         if target.dtype.kind == "f":
             q = target * (1 - eps) + eps / num_classes if eps else target
@@ -204,11 +210,17 @@ class CrossEntropyLoss(_Loss):
                 q += eps / num_classes
             q *= keep[:, None]  # ignored samples contribute nothing
             self._denominator = (class_weight[labels] * keep).sum(dtype=input.dtype)
-        log_p = F.log_softmax(input, dim=1)
         self._log_p, self._weighted_q = log_p, q * class_weight  # a = w * q_n
         return self._reduce(-(self._weighted_q * log_p).sum(axis=1), self._denominator)
 
     def backward(self, grad_output=1.0):
+        if self._labels is not None:  # dl_n/dx_n = p_n - onehot(y_n)
+            grad = np.exp(self._log_p)
+            n = len(self._labels)
+            grad[np.arange(n), self._labels] -= 1
+            grad_losses = self._grad_losses(grad_output, (n,), self._denominator, grad.dtype)
+            grad *= grad_losses[:, None] if grad_losses.ndim else grad_losses
+            return grad
         a, p = self._weighted_q, np.exp(self._log_p)
         grad_losses = self._grad_losses(grad_output, a.shape[:1], self._denominator, a.dtype)
         grad = a.sum(axis=1, keepdims=True) * p - a  # dl_n/dx_n = (sum_c a_c) p_n - a
