@@ -54,21 +54,26 @@ def _zeros_if_none(grad, shape, dtype):
 
 # -- the recurrences: one direction of one layer, over a whole sequence -----------------------------
 #
+# Inside, states are columns, as in the lecture's z = W x + b: h_t is (H, N), one column per sample,
+# and a whole sequence is (T, H, N). Then each step's gates are one contiguous (G, N) block and each
+# gate a block of its rows, so every element-wise step below runs over contiguous memory (several
+# times faster in NumPy than strided column slices), and each step's product is W_hh h_{t-1}.
+#
 # forward(xw, h0, c0, w_hh, b_hh) -> (hs, cs, cache)
-#     xw (T, N, G) = x W_ih^T + b_ih (ours to modify); hs (T+1, N, H) with hs[0] = h0, hs[t] = h_t;
-#     cs likewise for the LSTM, else None.
+#     xw (T, G, N) = W_ih x_t + b_ih for every step (ours to modify); h0, c0 (H, N);
+#     hs (T+1, H, N) with hs[0] = h0 and hs[t] = h_t; cs likewise for the LSTM, else None.
 # backward(cache, w_hh, grad_hs, grad_h_last, grad_c_last) -> (dxw, dhw, dh0, dc0)
-#     grad_hs (T, N, H) = dL/dh_t from outside the recurrence (the output sequence) or None;
-#     dxw = dL/dXW (T, N, G), dhw = dL/dHW (T, N, G), the gradients of the two products.
+#     grad_hs (T, H, N) = dL/dh_t from outside the recurrence (the output sequence), or None;
+#     dxw = dL/dXW and dhw = dL/dHW, both (T, G, N), where HW_t = W_hh h_{t-1} + b_hh.
 
 
 class _RNNRecurrence:
-    r"""Elman RNN:  a_t = XW_t + h_{t-1} W_hh^T + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
+    r"""Elman RNN:  a_t = XW_t + W_hh h_{t-1} + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
 
     Backward, with dh_t = dL/dh_t from the output plus from step t+1:
         da_t      = dh_t * (1 - h_t^2)            tanh' = 1 - tanh^2
                   = dh_t * [h_t > 0]              relu' (0 at 0, as torch)
-        dh_{t-1}  = da_t W_hh                     (the recurrence: flows back to step t-1)
+        dh_{t-1}  = W_hh^T da_t                   (the recurrence: flows back to step t-1)
         dXW_t = dHW_t = da_t
     """
 
@@ -79,13 +84,13 @@ class _RNNRecurrence:
         self.nonlinearity = nonlinearity
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        T, N, H = xw.shape
+        T, H, N = xw.shape
         if b_hh is not None:
-            xw += b_hh  # b_hh is added at every step: fold it into the projected inputs once
-        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+            xw += b_hh[:, None]  # b_hh is added at every step: fold it into the projected inputs once
+        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
-            a = np.matmul(hs[t], w_hh.T, out=hs[t + 1])
+            a = np.matmul(w_hh, hs[t], out=hs[t + 1])
             a += xw[t]
             if self.nonlinearity == "tanh":
                 np.tanh(a, out=a)
@@ -94,99 +99,96 @@ class _RNNRecurrence:
         return hs, None, hs
 
     def backward(self, hs, w_hh, grad_hs, grad_h_last, grad_c_last):
-        T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        if self.nonlinearity == "tanh":
-            derivative = 1 - hs[1:] * hs[1:]  # for all steps at once
-        else:
-            derivative = (hs[1:] > 0).astype(hs.dtype)
-        da = np.empty((T, N, H), dtype=hs.dtype)
-        dh = _zeros_if_none(grad_h_last, (N, H), hs.dtype)
+        T, H, N = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        h = hs[1:]
+        # da_t = dh_t * derivative_t: the derivative for all steps at once, then multiplied in place by dh_t.
+        da = 1 - h * h if self.nonlinearity == "tanh" else (h > 0).astype(hs.dtype)
+        dh = _zeros_if_none(grad_h_last, (H, N), hs.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            np.multiply(dh, derivative[t], out=da[t])
-            dh = da[t] @ w_hh
+            da[t] *= dh
+            dh = w_hh.T @ da[t]
         return da, da, dh, None
 
 
 class _LSTMRecurrence:
     r"""LSTM, gates stacked i|f|g|o in the rows of W_ih and W_hh:
 
-        [a_i, a_f, a_g, a_o] = XW_t + h_{t-1} W_hh^T + b_hh
+        [a_i; a_f; a_g; a_o] = XW_t + W_hh h_{t-1} + b_hh
         i = sigmoid(a_i)   input gate        f = sigmoid(a_f)   forget gate
         g = tanh(a_g)      candidate         o = sigmoid(a_o)   output gate
         c_t = f * c_{t-1} + i * g            h_t = o * tanh(c_t)
 
     Backward, with dh_t from the output plus step t+1 and dc_t from step t+1:
         dc    = dc_t + dh_t * o * (1 - tanh(c_t)^2)      (c_t reaches the loss directly and through h_t)
-        do    = dh_t * tanh(c_t)        da_o = do * o (1 - o)       sigmoid' = s (1 - s)
-        di    = dc * g                  da_i = di * i (1 - i)
+        di    = dc * g                  da_i = di * i (1 - i)       sigmoid' = s (1 - s)
         df    = dc * c_{t-1}            da_f = df * f (1 - f)
         dg    = dc * i                  da_g = dg * (1 - g^2)       tanh' = 1 - tanh^2
-        dc_{t-1} = dc * f               dh_{t-1} = [da_i, da_f, da_g, da_o] W_hh
-        dXW_t = dHW_t = [da_i, da_f, da_g, da_o]
+        do    = dh_t * tanh(c_t)        da_o = do * o (1 - o)
+        dc_{t-1} = dc * f               dh_{t-1} = W_hh^T [da_i; da_f; da_g; da_o]
+        dXW_t = dHW_t = [da_i; da_f; da_g; da_o]
     """
 
     gates = 4
     has_cell = True
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        T, N, G = xw.shape
+        T, G, N = xw.shape
         H = G // 4
         if b_hh is not None:
-            xw += b_hh
-        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
-        cs = np.empty((T + 1, N, H), dtype=xw.dtype)
-        acts = np.empty((T, N, G), dtype=xw.dtype)  # the activated gates i|f|g|o of every step
-        tanh_cs = np.empty((T, N, H), dtype=xw.dtype)
+            xw += b_hh[:, None]
+        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
+        cs = np.empty((T + 1, H, N), dtype=xw.dtype)
+        acts = np.empty((T, G, N), dtype=xw.dtype)  # the activated gates i;f;g;o of every step
+        tanh_cs = np.empty((T, H, N), dtype=xw.dtype)
         hs[0], cs[0] = h0, c0
         for t in range(T):
-            a = np.matmul(hs[t], w_hh.T, out=acts[t])
+            a = np.matmul(w_hh, hs[t], out=acts[t])
             a += xw[t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            _sigmoid_(a[:, :2 * H])  # i and f
+            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            _sigmoid_(a[:2 * H])  # i and f
             np.tanh(g, out=g)
             _sigmoid_(o)
-            np.multiply(f, cs[t], out=cs[t + 1])
-            cs[t + 1] += i * g
-            np.tanh(cs[t + 1], out=tanh_cs[t])
+            c = np.multiply(f, cs[t], out=cs[t + 1])
+            c += i * g
+            np.tanh(c, out=tanh_cs[t])
             np.multiply(o, tanh_cs[t], out=hs[t + 1])
         return hs, cs, (hs, cs, acts, tanh_cs)
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
         hs, cs, acts, tanh_cs = cache
-        T, N, G = acts.shape
+        T, G, N = acts.shape
         H = G // 4
-        # Each gate's derivative at its pre-activation, for all steps at once.
+        i, f, g, o = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
+        # Each gate's derivative at its pre-activation, and dh_t/dc_t, for all steps at once.
         gate_derivative = acts * (1 - acts)  # sigmoid' for i, f, o
-        g = acts[..., 2 * H:3 * H]
-        gate_derivative[..., 2 * H:3 * H] = 1 - g * g  # tanh' for g
-        o_dtanh_c = acts[..., 3 * H:] * (1 - tanh_cs * tanh_cs)  # dh_t/dc_t = o * tanh'(c_t)
+        gate_derivative[:, 2 * H:3 * H] = 1 - g * g  # tanh' for g
+        o_dtanh_c = o * (1 - tanh_cs * tanh_cs)  # dh_t/dc_t = o * tanh'(c_t)
 
-        da = np.empty((T, N, G), dtype=acts.dtype)
-        dh = _zeros_if_none(grad_h_last, (N, H), acts.dtype)
-        dc = _zeros_if_none(grad_c_last, (N, H), acts.dtype)
+        da = np.empty((T, G, N), dtype=acts.dtype)
+        dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
+        dc = _zeros_if_none(grad_c_last, (H, N), acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            i, f, g = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:3 * H]
             dc = dc + dh * o_dtanh_c[t]
             da_t = da[t]
-            np.multiply(dc, g, out=da_t[:, :H])  # di
-            np.multiply(dc, cs[t], out=da_t[:, H:2 * H])  # df
-            np.multiply(dc, i, out=da_t[:, 2 * H:3 * H])  # dg
-            np.multiply(dh, tanh_cs[t], out=da_t[:, 3 * H:])  # do
+            np.multiply(dc, g[t], out=da_t[:H])  # di
+            np.multiply(dc, cs[t], out=da_t[H:2 * H])  # df
+            np.multiply(dc, i[t], out=da_t[2 * H:3 * H])  # dg
+            np.multiply(dh, tanh_cs[t], out=da_t[3 * H:])  # do
             da_t *= gate_derivative[t]  # through each gate's nonlinearity
-            dc = dc * f
-            dh = da_t @ w_hh
+            dc = dc * f[t]
+            dh = w_hh.T @ da_t
         return da, da, dh, dc
 
 
 class _GRURecurrence:
     r"""GRU, gates stacked r|z|n, with b_hn inside the reset product as torch (and cuDNN) define it:
 
-        [xr, xz, xn] = XW_t                              (includes b_ir, b_iz, b_in)
-        [hr, hz, hn] = h_{t-1} W_hh^T + b_hh             (includes b_hr, b_hz, b_hn)
+        [xr; xz; xn] = XW_t                              (includes b_ir, b_iz, b_in)
+        [hr; hz; hn] = W_hh h_{t-1} + b_hh               (includes b_hr, b_hz, b_hn)
         r = sigmoid(xr + hr)      reset gate
         z = sigmoid(xz + hz)      update gate
         n = tanh(xn + r * hn)     candidate
@@ -196,63 +198,65 @@ class _GRURecurrence:
         dn = dh_t * (1 - z)          da_n = dn * (1 - n^2)
         dz = dh_t * (h_{t-1} - n)    da_z = dz * z (1 - z)
         dr = da_n * hn               da_r = dr * r (1 - r)
-        dXW_t = [da_r, da_z, da_n]          dHW_t = [da_r, da_z, da_n * r]   (r scales hn)
-        dh_{t-1} = dh_t * z + dHW_t W_hh
+        dXW_t = [da_r; da_z; da_n]          dHW_t = [da_r; da_z; da_n * r]   (r scales hn)
+        dh_{t-1} = dh_t * z + W_hh^T dHW_t
     """
 
     gates = 3
     has_cell = False
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        T, N, G = xw.shape
+        T, G, N = xw.shape
         H = G // 3
         if b_hh is not None:
-            xw[..., :2 * H] += b_hh[:2 * H]  # b_hr, b_hz are plain sums; b_hn stays inside r * (...)
-        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
-        acts = np.empty((T, N, G), dtype=xw.dtype)  # r|z|n of every step
-        hns = np.empty((T, N, H), dtype=xw.dtype)  # hn = h_{t-1} W_hn^T + b_hn of every step
+            xw[:, :2 * H] += b_hh[:2 * H, None]  # b_hr, b_hz are plain sums; b_hn stays inside r * (...)
+        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
+        acts = np.empty((T, G, N), dtype=xw.dtype)  # r;z;n of every step
+        hns = np.empty((T, H, N), dtype=xw.dtype)  # hn = W_hn h_{t-1} + b_hn of every step
+        hw = np.empty((G, N), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
-            hw = hs[t] @ w_hh.T
-            r, z, n = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:]
-            rz = np.add(xw[t, :, :2 * H], hw[:, :2 * H], out=acts[t, :, :2 * H])
-            _sigmoid_(rz)
-            hns[t] = hw[:, 2 * H:]
+            np.matmul(w_hh, hs[t], out=hw)
+            r, z, n = acts[t, :H], acts[t, H:2 * H], acts[t, 2 * H:]
+            _sigmoid_(np.add(xw[t, :2 * H], hw[:2 * H], out=acts[t, :2 * H]))  # r and z
+            hn = hns[t]
+            hn[...] = hw[2 * H:]
             if b_hh is not None:
-                hns[t] += b_hh[2 * H:]
-            np.multiply(r, hns[t], out=n)
-            n += xw[t, :, 2 * H:]
+                hn += b_hh[2 * H:, None]
+            np.multiply(r, hn, out=n)
+            n += xw[t, 2 * H:]
             np.tanh(n, out=n)
-            h_next = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n)
-            h_next *= z
-            h_next += n
+            h = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n)
+            h *= z
+            h += n
         return hs, None, (hs, acts, hns)
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
         hs, acts, hns = cache
-        T, N, G = acts.shape
+        T, G, N = acts.shape
         H = G // 3
-        r, z, n = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:]
+        r, z, n = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:]
+        # Each gate's derivative and the factors of dn and dz, for all steps at once.
         gate_derivative = acts * (1 - acts)  # sigmoid' for r, z
-        gate_derivative[..., 2 * H:] = 1 - n * n  # tanh' for n
+        gate_derivative[:, 2 * H:] = 1 - n * n  # tanh' for n
         one_minus_z = 1 - z
-        dxw = np.empty((T, N, G), dtype=acts.dtype)
-        dhw = np.empty((T, N, G), dtype=acts.dtype)
-        dh = _zeros_if_none(grad_h_last, (N, H), acts.dtype)
+        h_prev_minus_n = hs[:-1] - n
+
+        dxw = np.empty((T, G, N), dtype=acts.dtype)
+        dhw = np.empty((T, G, N), dtype=acts.dtype)
+        dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            dx_t = dxw[t]
-            np.multiply(dh, one_minus_z[t], out=dx_t[:, 2 * H:])  # dn
-            np.subtract(hs[t], n[t], out=dx_t[:, H:2 * H])
-            dx_t[:, H:2 * H] *= dh  # dz
-            dx_t[:, 2 * H:] *= gate_derivative[t, :, 2 * H:]  # da_n
-            np.multiply(dx_t[:, 2 * H:], hns[t], out=dx_t[:, :H])  # dr
-            dx_t[:, :2 * H] *= gate_derivative[t, :, :2 * H]  # da_r, da_z
-            dh_t = dhw[t]
-            dh_t[:, :2 * H] = dx_t[:, :2 * H]
-            np.multiply(dx_t[:, 2 * H:], r[t], out=dh_t[:, 2 * H:])
-            dh = dh * z[t] + dh_t @ w_hh
+            da_n = np.multiply(dh, one_minus_z[t], out=dxw[t, 2 * H:])  # dn
+            da_n *= gate_derivative[t, 2 * H:]
+            da_rz = dhw[t, :2 * H]
+            np.multiply(da_n, hns[t], out=da_rz[:H])  # dr
+            np.multiply(dh, h_prev_minus_n[t], out=da_rz[H:])  # dz
+            da_rz *= gate_derivative[t, :2 * H]
+            np.multiply(da_n, r[t], out=dhw[t, 2 * H:])
+            dh = dh * z[t] + w_hh.T @ dhw[t]
+        dxw[:, :2 * H] = dhw[:, :2 * H]  # r and z enter XW and HW alike
         return dxw, dhw, dh, None
 
 
@@ -264,29 +268,31 @@ def _make_recurrence(mode, nonlinearity="tanh"):
 
 
 def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-    """x (T, N, H_in) -> (hs (T+1, N, H), cs, cache); XW = X W_ih^T + b_ih for all steps in one product."""
-    T, N, H_in = x.shape
-    x2d = x.reshape(T * N, H_in)
-    xw = x2d @ w_ih.T
+    """x (T, H_in, N), h0 and c0 (H, N) -> (hs (T+1, H, N), cs, saved).
+
+    XW_t = W_ih x_t + b_ih for all steps in one (batched) product.
+    """
+    xw = w_ih @ x
     if b_ih is not None:
-        xw += b_ih
-    hs, cs, cache = recurrence.forward(xw.reshape(T, N, -1), h0, c0, w_hh, b_hh)
-    return hs, cs, (x2d, hs, cache)
+        xw += b_ih[:, None]
+    hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_hh)
+    return hs, cs, (x, hs, cache)
 
 
 def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_last):
-    """Runs the recurrence backward, then every weight gradient and dx in one product each."""
-    x2d, hs, cache = saved
+    """Runs the recurrence backward, then every weight gradient and dx in one product each.
+
+    Returns dx (T, H_in, N), dh0 and dc0 (H, N).
+    """
+    x, hs, cache = saved
     w_ih, w_hh, b_ih, b_hh = params
     dxw, dhw, dh0, dc0 = recurrence.backward(cache, w_hh.data, grad_hs, grad_h_last, grad_c_last)
-    G, H = w_hh.shape
-    dxw2d, dhw2d = dxw.reshape(-1, G), dhw.reshape(-1, G)
-    w_ih.accumulate_grad(dxw2d.T @ x2d)  # dW_ih = dXW^T X
-    w_hh.accumulate_grad(dhw2d.T @ hs[:-1].reshape(-1, H))  # dW_hh = dHW^T H_prev
+    w_ih.accumulate_grad((dxw @ x.swapaxes(1, 2)).sum(axis=0))  # dW_ih = sum_t dXW_t x_t^T
+    w_hh.accumulate_grad((dhw @ hs[:-1].swapaxes(1, 2)).sum(axis=0))  # dW_hh = sum_t dHW_t h_{t-1}^T
     if b_ih is not None:
-        b_ih.accumulate_grad(dxw2d.sum(axis=0))
-        b_hh.accumulate_grad(dhw2d.sum(axis=0))
-    dx = (dxw2d @ w_ih.data).reshape(hs.shape[0] - 1, hs.shape[1], -1)  # dx = dXW W_ih
+        b_ih.accumulate_grad(dxw.sum(axis=(0, 2)))
+        b_hh.accumulate_grad(dhw.sum(axis=(0, 2)))
+    dx = w_ih.data.T @ dxw  # dx_t = W_ih^T dXW_t
     return dx, dh0, dc0
 
 
@@ -410,24 +416,24 @@ class _RNNBase(Module):
         dtype = self.weight_ih_l0.dtype
         x, batched = self._check_input(input)
         h0, c0 = self._check_state(hx, x.shape[1], batched, dtype)
-        has_cell = self._recurrence.has_cell
+        has_cell, D = self._recurrence.has_cell, self._directions
         h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if has_cell else None)
         saved, masks = [], []
-        layer_input = x
+        layer_input = x.transpose(0, 2, 1)  # (T, H_in, N): states and inputs are columns inside
         for layer in range(self.num_layers):
             outputs = []
-            for direction in range(self._directions):
-                index = layer * self._directions + direction
+            for direction in range(D):
+                index = layer * D + direction
                 w_ih, w_hh, b_ih, b_hh = (p.data if p is not None else None for p in self._params(layer, direction))
-                sequence = layer_input if direction == 0 else layer_input[::-1]  # the reverse direction reads t = T..1
-                hs, cs, cache = _direction_forward(self._recurrence, sequence, h0[index],
-                                                   c0[index] if has_cell else None, w_ih, w_hh, b_ih, b_hh)
+                sequence = layer_input if direction == 0 else layer_input[::-1]  # reverse reads t = T..1
+                hs, cs, cache = _direction_forward(self._recurrence, sequence, h0[index].T,
+                                                   c0[index].T if has_cell else None, w_ih, w_hh, b_ih, b_hh)
                 saved.append(cache)
-                h_n[index] = hs[-1]
+                h_n[index] = hs[-1].T
                 if has_cell:
-                    c_n[index] = cs[-1]
+                    c_n[index] = cs[-1].T
                 outputs.append(hs[1:] if direction == 0 else hs[:0:-1])
-            layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
+            layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=1)  # (T, D*H, N)
             mask = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 # Dropout between layers: zero each element with probability p, scale the rest by 1 / (1 - p).
@@ -435,9 +441,9 @@ class _RNNBase(Module):
                 mask = keep.astype(dtype) * (1.0 / (1.0 - self.dropout) if self.dropout < 1 else 0.0)
                 layer_input = layer_input * mask
             masks.append(mask)
-        output = layer_input
+        output = layer_input.transpose(0, 2, 1)  # (T, N, D*H)
         self._saved, self._masks = saved, masks
-        self._batched, self._given_state = batched, hx is not None
+        self._batched, self._given_state, self._batch_size = batched, hx is not None, x.shape[1]
         if batched and self.batch_first:
             output = output.swapaxes(0, 1)
         if not batched:
@@ -481,28 +487,29 @@ class _RNNBase(Module):
         grad_output, grad_h_n, grad_c_n = self._unpack_grad(grad)
         has_cell, H, D = self._recurrence.has_cell, self.hidden_size, self._directions
         dtype = self.weight_ih_l0.dtype
-        grad_h0 = np.zeros((self.num_layers * D,) + self._saved[0][1].shape[1:], dtype)
+        grad_h0 = np.zeros((self.num_layers * D, self._batch_size, H), dtype)
         grad_c0 = np.zeros_like(grad_h0) if has_cell else None
-        grad_layer_output = grad_output  # dL/d(this layer's output sequence), (T, N, D*H) or None
+        # dL/d(this layer's output sequence) as columns (T, D*H, N), or None
+        grad_layer_output = None if grad_output is None else np.ascontiguousarray(grad_output.transpose(0, 2, 1))
         for layer in reversed(range(self.num_layers)):
             if grad_layer_output is not None and self._masks[layer] is not None:
                 grad_layer_output = grad_layer_output * self._masks[layer]
             grad_layer_input = None
             for direction in range(D):
                 index = layer * D + direction
-                grad_hs = None if grad_layer_output is None else grad_layer_output[..., direction * H:(direction + 1) * H]
+                grad_hs = None if grad_layer_output is None else grad_layer_output[:, direction * H:(direction + 1) * H]
                 if grad_hs is not None and direction == 1:
                     grad_hs = grad_hs[::-1]
                 dx, dh0, dc0 = _direction_backward(
                     self._recurrence, self._saved[index], self._params(layer, direction), grad_hs,
-                    None if grad_h_n is None else grad_h_n[index], None if grad_c_n is None else grad_c_n[index])
-                grad_h0[index] = dh0
+                    None if grad_h_n is None else grad_h_n[index].T, None if grad_c_n is None else grad_c_n[index].T)
+                grad_h0[index] = dh0.T
                 if has_cell:
-                    grad_c0[index] = dc0
+                    grad_c0[index] = dc0.T
                 dx = dx if direction == 0 else dx[::-1]
                 grad_layer_input = dx if grad_layer_input is None else grad_layer_input + dx
             grad_layer_output = grad_layer_input
-        grad_input = grad_layer_output
+        grad_input = grad_layer_output.transpose(0, 2, 1)  # (T, N, H_in)
         if not self._batched:
             grad_input, grad_h0 = grad_input[:, 0], grad_h0[:, 0]
             grad_c0 = grad_c0[:, 0] if has_cell else None
@@ -612,12 +619,15 @@ class _CellBase(Module):
                     raise ValueError(f"{name} expected {label} of shape {shape_str(expected)} for input of shape "
                                      f"{shape_str(input.shape)}, got {shape_str(state.shape)}")
             states = [s if batched else s[None] for s in states]
-        hs, cs, self._saved = _direction_forward(self._recurrence, x[None], states[0], states[1] if has_cell else None,
+        hs, cs, self._saved = _direction_forward(self._recurrence, x.T[None], states[0].T,
+                                                 states[1].T if has_cell else None,
                                                  self.weight_ih.data, self.weight_hh.data,
                                                  None if self.bias_ih is None else self.bias_ih.data,
                                                  None if self.bias_hh is None else self.bias_hh.data)
         self._batched, self._given_state, self._state_shape = batched, hx is not None, expected
-        h, c = hs[1] if batched else hs[1, 0], (None if cs is None else (cs[1] if batched else cs[1, 0]))
+        h, c = hs[1].T, (None if cs is None else cs[1].T)  # (N, H)
+        if not batched:
+            h, c = h[0], (None if c is None else c[0])
         return (h, c) if has_cell else h
 
     def backward(self, grad):
@@ -633,13 +643,13 @@ class _CellBase(Module):
             if value is not None and value.shape != self._state_shape:
                 raise ValueError(f"{name}.backward: gradient of shape {shape_str(value.shape)}, expected "
                                  f"{shape_str(self._state_shape)} like the forward's result")
-        grads = [g if (g is None or self._batched) else g[None] for g in grads]
+        grads = [None if g is None else (g if self._batched else g[None]).T for g in grads]  # (H, N) columns
         params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         dx, dh, dc = _direction_backward(self._recurrence, self._saved, params, None, grads[0],
                                          grads[1] if has_cell else None)
-        dx = dx[0] if self._batched else dx[0, 0]
+        dx, dh, dc = dx[0].T, dh.T, (None if dc is None else dc.T)  # back to rows (N, .)
         if not self._batched:
-            dh, dc = dh[0], (None if dc is None else dc[0])
+            dx, dh, dc = dx[0], dh[0], (None if dc is None else dc[0])
         if not self._given_state:
             return dx
         return (dx, (dh, dc)) if has_cell else (dx, dh)
