@@ -10,3 +10,6 @@ from scratchnet.models import MLP
 from scratchnet.nn import Module, Parameter
 
 __all__ = ["MLP", "Module", "Parameter", "get_default_dtype", "manual_seed", "nn", "optim", "set_default_dtype"]
+from scratchnet.models import SequenceClassifier  # noqa: E402
+
+__all__ += ["SequenceClassifier"]

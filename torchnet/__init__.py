@@ -3,3 +3,6 @@
 from torchnet.models import MLP
 
 __all__ = ["MLP"]
+from torchnet.models import SequenceClassifier  # noqa: E402
+
+__all__ += ["SequenceClassifier"]
