@@ -59,20 +59,30 @@ def _zeros_if_none(grad, shape, dtype):
 # gate a block of its rows, so every element-wise step below runs over contiguous memory (several
 # times faster in NumPy than strided column slices), and each step's product is W_hh h_{t-1}.
 #
-# forward(xw, h0, c0, w_hh, b_hh) -> (hs, cs, cache)
-#     xw (T, G, N) = W_ih x_t + b_ih for every step (ours to modify); h0, c0 (H, N);
+# The forward pass also stores each step's local derivatives (how c_t and h_t move with each gate's
+# pre-activation), computed while the step's values are fresh in the cache; the backward pass then
+# only multiplies the incoming gradients by them, a few products per step.
+#
+# forward(xw, h0, c0, w_hh, b_ih, b_hh) -> (hs, cs, cache)
+#     xw (T, G, N) = W_ih x_t for every step; h0, c0 (H, N);
 #     hs (T+1, H, N) with hs[0] = h0 and hs[t] = h_t; cs likewise for the LSTM, else None.
 # backward(cache, w_hh, grad_hs, grad_h_last, grad_c_last) -> (dxw, dhw, dh0, dc0)
 #     grad_hs (T, H, N) = dL/dh_t from outside the recurrence (the output sequence), or None;
-#     dxw = dL/dXW and dhw = dL/dHW, both (T, G, N), where HW_t = W_hh h_{t-1} + b_hh.
+#     dxw = dL/dXW and dhw = dL/dHW, both (T, G, N), where XW_t = W_ih x_t + b_ih and
+#     HW_t = W_hh h_{t-1} + b_hh (the same array when the two enter only as a sum).
+
+
+def _column(bias):
+    return 0.0 if bias is None else bias[:, None]
 
 
 class _RNNRecurrence:
-    r"""Elman RNN:  a_t = XW_t + W_hh h_{t-1} + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
+    r"""Elman RNN:  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
+
+    Local derivative (stored by forward):  dh_t/da_t = 1 - h_t^2  (tanh),  [h_t > 0]  (relu; 0 at 0, as torch).
 
     Backward, with dh_t = dL/dh_t from the output plus from step t+1:
-        da_t      = dh_t * (1 - h_t^2)            tanh' = 1 - tanh^2
-                  = dh_t * [h_t > 0]              relu' (0 at 0, as torch)
+        da_t      = dh_t * dh_t/da_t
         dh_{t-1}  = W_hh^T da_t                   (the recurrence: flows back to step t-1)
         dXW_t = dHW_t = da_t
     """
@@ -83,31 +93,33 @@ class _RNNRecurrence:
     def __init__(self, nonlinearity="tanh"):
         self.nonlinearity = nonlinearity
 
-    def forward(self, xw, h0, c0, w_hh, b_hh):
+    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
         T, H, N = xw.shape
-        if b_hh is not None:
-            xw += b_hh[:, None]  # b_hh is added at every step: fold it into the projected inputs once
+        bias = _column(b_ih) + _column(b_hh)
         hs = np.empty((T + 1, H, N), dtype=xw.dtype)
+        dh_da = np.empty((T, H, N), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
             a = np.matmul(w_hh, hs[t], out=hs[t + 1])
             a += xw[t]
+            a += bias
             if self.nonlinearity == "tanh":
-                np.tanh(a, out=a)
+                h = np.tanh(a, out=a)
+                np.multiply(h, h, out=dh_da[t])
+                np.subtract(1, dh_da[t], out=dh_da[t])  # 1 - h^2
             else:
-                np.maximum(a, 0, out=a)
-        return hs, None, hs
+                h = np.maximum(a, 0, out=a)
+                np.greater(h, 0, out=dh_da[t])
+        return hs, None, dh_da
 
-    def backward(self, hs, w_hh, grad_hs, grad_h_last, grad_c_last):
-        T, H, N = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        h = hs[1:]
-        # da_t = dh_t * derivative_t: the derivative for all steps at once, then multiplied in place by dh_t.
-        da = 1 - h * h if self.nonlinearity == "tanh" else (h > 0).astype(hs.dtype)
-        dh = _zeros_if_none(grad_h_last, (H, N), hs.dtype)
+    def backward(self, dh_da, w_hh, grad_hs, grad_h_last, grad_c_last):
+        T, H, N = dh_da.shape
+        da = np.empty_like(dh_da)
+        dh = _zeros_if_none(grad_h_last, (H, N), dh_da.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            da[t] *= dh
+            np.multiply(dh, dh_da[t], out=da[t])
             dh = w_hh.T @ da[t]
         return da, da, dh, None
 
@@ -115,147 +127,163 @@ class _RNNRecurrence:
 class _LSTMRecurrence:
     r"""LSTM, gates stacked i|f|g|o in the rows of W_ih and W_hh:
 
-        [a_i; a_f; a_g; a_o] = XW_t + W_hh h_{t-1} + b_hh
+        [a_i; a_f; a_g; a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
         i = sigmoid(a_i)   input gate        f = sigmoid(a_f)   forget gate
         g = tanh(a_g)      candidate         o = sigmoid(a_o)   output gate
         c_t = f * c_{t-1} + i * g            h_t = o * tanh(c_t)
 
+    Local derivatives (stored by forward), with sigmoid' = s (1 - s) and tanh' = 1 - tanh^2:
+        dc_t/da_i = g * i (1 - i)            dc_t/da_f = c_{t-1} * f (1 - f)
+        dc_t/da_g = i * (1 - g^2)            dh_t/da_o = tanh(c_t) * o (1 - o)
+        dh_t/dc_t = o * (1 - tanh(c_t)^2)    dc_t/dc_{t-1} = f
+
     Backward, with dh_t from the output plus step t+1 and dc_t from step t+1:
-        dc    = dc_t + dh_t * o * (1 - tanh(c_t)^2)      (c_t reaches the loss directly and through h_t)
-        di    = dc * g                  da_i = di * i (1 - i)       sigmoid' = s (1 - s)
-        df    = dc * c_{t-1}            da_f = df * f (1 - f)
-        dg    = dc * i                  da_g = dg * (1 - g^2)       tanh' = 1 - tanh^2
-        do    = dh_t * tanh(c_t)        da_o = do * o (1 - o)
-        dc_{t-1} = dc * f               dh_{t-1} = W_hh^T [da_i; da_f; da_g; da_o]
+        dc    = dc_t + dh_t * dh_t/dc_t          (c_t reaches the loss directly and through h_t)
+        [da_i; da_f; da_g] = dc * [dc_t/da_i; dc_t/da_f; dc_t/da_g]
+        da_o  = dh_t * dh_t/da_o
+        dc_{t-1} = dc * f                    dh_{t-1} = W_hh^T [da_i; da_f; da_g; da_o]
         dXW_t = dHW_t = [da_i; da_f; da_g; da_o]
     """
 
     gates = 4
     has_cell = True
 
-    def forward(self, xw, h0, c0, w_hh, b_hh):
+    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
         T, G, N = xw.shape
         H = G // 4
-        if b_hh is not None:
-            xw += b_hh[:, None]
+        bias = _column(b_ih) + _column(b_hh)
         hs = np.empty((T + 1, H, N), dtype=xw.dtype)
         cs = np.empty((T + 1, H, N), dtype=xw.dtype)
         acts = np.empty((T, G, N), dtype=xw.dtype)  # the activated gates i;f;g;o of every step
-        tanh_cs = np.empty((T, H, N), dtype=xw.dtype)
+        local = np.empty((T, G, N), dtype=xw.dtype)  # [dc/da_i; dc/da_f; dc/da_g; dh/da_o] of every step
+        dh_dc = np.empty((T, H, N), dtype=xw.dtype)
+        tanh_c = np.empty((H, N), dtype=xw.dtype)
         hs[0], cs[0] = h0, c0
         for t in range(T):
             a = np.matmul(w_hh, hs[t], out=acts[t])
             a += xw[t]
+            a += bias
             i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             _sigmoid_(a[:2 * H])  # i and f
             np.tanh(g, out=g)
             _sigmoid_(o)
             c = np.multiply(f, cs[t], out=cs[t + 1])
             c += i * g
-            np.tanh(c, out=tanh_cs[t])
-            np.multiply(o, tanh_cs[t], out=hs[t + 1])
-        return hs, cs, (hs, cs, acts, tanh_cs)
+            np.tanh(c, out=tanh_c)
+            np.multiply(o, tanh_c, out=hs[t + 1])
+
+            d = local[t]
+            np.subtract(1, a, out=d)
+            d *= a  # s (1 - s) for i, f, o (the g rows are overwritten next)
+            d[:H] *= g
+            d[H:2 * H] *= cs[t]
+            np.multiply(g, g, out=d[2 * H:3 * H])
+            np.subtract(1, d[2 * H:3 * H], out=d[2 * H:3 * H])
+            d[2 * H:3 * H] *= i
+            d[3 * H:] *= tanh_c
+            np.multiply(tanh_c, tanh_c, out=dh_dc[t])
+            np.subtract(1, dh_dc[t], out=dh_dc[t])
+            dh_dc[t] *= o
+        return hs, cs, (acts, local, dh_dc)
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
-        hs, cs, acts, tanh_cs = cache
+        acts, local, dh_dc = cache
         T, G, N = acts.shape
         H = G // 4
-        i, f, g, o = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
-        # Each gate's derivative at its pre-activation, and dh_t/dc_t, for all steps at once.
-        gate_derivative = acts * (1 - acts)  # sigmoid' for i, f, o
-        gate_derivative[:, 2 * H:3 * H] = 1 - g * g  # tanh' for g
-        o_dtanh_c = o * (1 - tanh_cs * tanh_cs)  # dh_t/dc_t = o * tanh'(c_t)
-
         da = np.empty((T, G, N), dtype=acts.dtype)
         dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
         dc = _zeros_if_none(grad_c_last, (H, N), acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            dc = dc + dh * o_dtanh_c[t]
-            da_t = da[t]
-            np.multiply(dc, g[t], out=da_t[:H])  # di
-            np.multiply(dc, cs[t], out=da_t[H:2 * H])  # df
-            np.multiply(dc, i[t], out=da_t[2 * H:3 * H])  # dg
-            np.multiply(dh, tanh_cs[t], out=da_t[3 * H:])  # do
-            da_t *= gate_derivative[t]  # through each gate's nonlinearity
-            dc = dc * f[t]
-            dh = w_hh.T @ da_t
+            dc = dc + dh * dh_dc[t]
+            # [da_i; da_f; da_g] = dc * [dc/da_i; dc/da_f; dc/da_g]: dc broadcast over the three gates
+            np.multiply(dc, local[t, :3 * H].reshape(3, H, N), out=da[t, :3 * H].reshape(3, H, N))
+            np.multiply(dh, local[t, 3 * H:], out=da[t, 3 * H:])  # da_o
+            dc = dc * acts[t, H:2 * H]  # dc_{t-1} = dc * f
+            dh = w_hh.T @ da[t]
         return da, da, dh, dc
 
 
 class _GRURecurrence:
     r"""GRU, gates stacked r|z|n, with b_hn inside the reset product as torch (and cuDNN) define it:
 
-        [xr; xz; xn] = XW_t                              (includes b_ir, b_iz, b_in)
-        [hr; hz; hn] = W_hh h_{t-1} + b_hh               (includes b_hr, b_hz, b_hn)
+        [xr; xz; xn] = W_ih x_t + b_ih
+        [hr; hz; hn] = W_hh h_{t-1} + b_hh
         r = sigmoid(xr + hr)      reset gate
         z = sigmoid(xz + hz)      update gate
-        n = tanh(xn + r * hn)     candidate
+        n = tanh(xn + r * hn)     candidate (a_n = xn + r * hn is its pre-activation)
         h_t = (1 - z) * n + z * h_{t-1}
 
+    Local derivatives (stored by forward):
+        dh_t/da_n = (1 - z) (1 - n^2)        dh_t/da_z = (h_{t-1} - n) z (1 - z)
+        da_n/da_r = hn * r (1 - r)           da_n/dhn = r        dh_t/dh_{t-1} (direct) = z
+
     Backward, with dh_t from the output plus step t+1:
-        dn = dh_t * (1 - z)          da_n = dn * (1 - n^2)
-        dz = dh_t * (h_{t-1} - n)    da_z = dz * z (1 - z)
-        dr = da_n * hn               da_r = dr * r (1 - r)
-        dXW_t = [da_r; da_z; da_n]          dHW_t = [da_r; da_z; da_n * r]   (r scales hn)
+        da_n = dh_t * dh_t/da_n      da_z = dh_t * dh_t/da_z      da_r = da_n * da_n/da_r
+        dXW_t = [da_r; da_z; da_n]          dHW_t = [da_r; da_z; da_n * r]
         dh_{t-1} = dh_t * z + W_hh^T dHW_t
     """
 
     gates = 3
     has_cell = False
 
-    def forward(self, xw, h0, c0, w_hh, b_hh):
+    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
         T, G, N = xw.shape
         H = G // 3
-        if b_hh is not None:
-            xw[:, :2 * H] += b_hh[:2 * H, None]  # b_hr, b_hz are plain sums; b_hn stays inside r * (...)
+        b_ih = np.zeros(G, xw.dtype) if b_ih is None else b_ih
+        b_hh = np.zeros(G, xw.dtype) if b_hh is None else b_hh
+        bias_rz = (b_ih[:2 * H] + b_hh[:2 * H])[:, None]  # b_ir + b_hr, b_iz + b_hz: plain sums
+        b_in, b_hn = b_ih[2 * H:, None], b_hh[2 * H:, None]  # b_hn stays inside r * (...)
         hs = np.empty((T + 1, H, N), dtype=xw.dtype)
         acts = np.empty((T, G, N), dtype=xw.dtype)  # r;z;n of every step
-        hns = np.empty((T, H, N), dtype=xw.dtype)  # hn = W_hn h_{t-1} + b_hn of every step
+        local = np.empty((T, G, N), dtype=xw.dtype)  # [da_n/da_r; dh/da_z; dh/da_n] of every step
         hw = np.empty((G, N), dtype=xw.dtype)
+        one_minus_z = np.empty((H, N), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
             np.matmul(w_hh, hs[t], out=hw)
-            r, z, n = acts[t, :H], acts[t, H:2 * H], acts[t, 2 * H:]
-            _sigmoid_(np.add(xw[t, :2 * H], hw[:2 * H], out=acts[t, :2 * H]))  # r and z
-            hn = hns[t]
-            hn[...] = hw[2 * H:]
-            if b_hh is not None:
-                hn += b_hh[2 * H:, None]
+            rz, n = acts[t, :2 * H], acts[t, 2 * H:]
+            r, z = rz[:H], rz[H:]
+            np.add(xw[t, :2 * H], hw[:2 * H], out=rz)
+            rz += bias_rz
+            _sigmoid_(rz)
+            hn = hw[2 * H:]
+            hn += b_hn
             np.multiply(r, hn, out=n)
             n += xw[t, 2 * H:]
+            n += b_in
             np.tanh(n, out=n)
-            h = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n)
+            h = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n), finished below
+
+            d = local[t]
+            np.subtract(1, rz, out=d[:2 * H])
+            d[:2 * H] *= rz  # r (1 - r); z (1 - z)
+            d[:H] *= hn
+            d[H:2 * H] *= h  # (h_{t-1} - n) z (1 - z)
+            np.multiply(n, n, out=d[2 * H:])
+            np.subtract(1, d[2 * H:], out=d[2 * H:])
+            d[2 * H:] *= np.subtract(1, z, out=one_minus_z)
+
             h *= z
             h += n
-        return hs, None, (hs, acts, hns)
+        return hs, None, (acts, local)
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
-        hs, acts, hns = cache
+        acts, local = cache
         T, G, N = acts.shape
         H = G // 3
-        r, z, n = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:]
-        # Each gate's derivative and the factors of dn and dz, for all steps at once.
-        gate_derivative = acts * (1 - acts)  # sigmoid' for r, z
-        gate_derivative[:, 2 * H:] = 1 - n * n  # tanh' for n
-        one_minus_z = 1 - z
-        h_prev_minus_n = hs[:-1] - n
-
         dxw = np.empty((T, G, N), dtype=acts.dtype)
         dhw = np.empty((T, G, N), dtype=acts.dtype)
         dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh = dh + grad_hs[t]
-            da_n = np.multiply(dh, one_minus_z[t], out=dxw[t, 2 * H:])  # dn
-            da_n *= gate_derivative[t, 2 * H:]
-            da_rz = dhw[t, :2 * H]
-            np.multiply(da_n, hns[t], out=da_rz[:H])  # dr
-            np.multiply(dh, h_prev_minus_n[t], out=da_rz[H:])  # dz
-            da_rz *= gate_derivative[t, :2 * H]
-            np.multiply(da_n, r[t], out=dhw[t, 2 * H:])
-            dh = dh * z[t] + w_hh.T @ dhw[t]
+            da_n = np.multiply(dh, local[t, 2 * H:], out=dxw[t, 2 * H:])
+            np.multiply(da_n, local[t, :H], out=dhw[t, :H])  # da_r
+            np.multiply(dh, local[t, H:2 * H], out=dhw[t, H:2 * H])  # da_z
+            np.multiply(da_n, acts[t, :H], out=dhw[t, 2 * H:])  # dHW_n = da_n * r
+            dh = dh * acts[t, H:2 * H] + w_hh.T @ dhw[t]  # direct path (z) plus through the gates
         dxw[:, :2 * H] = dhw[:, :2 * H]  # r and z enter XW and HW alike
         return dxw, dhw, dh, None
 
@@ -270,12 +298,10 @@ def _make_recurrence(mode, nonlinearity="tanh"):
 def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     """x (T, H_in, N), h0 and c0 (H, N) -> (hs (T+1, H, N), cs, saved).
 
-    XW_t = W_ih x_t + b_ih for all steps in one (batched) product.
+    XW_t = W_ih x_t for all steps in one (batched) product; the recurrence adds the biases.
     """
     xw = w_ih @ x
-    if b_ih is not None:
-        xw += b_ih[:, None]
-    hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_hh)
+    hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_ih, b_hh)
     return hs, cs, (x, hs, cache)
 
 
@@ -290,8 +316,10 @@ def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_
     w_ih.accumulate_grad((dxw @ x.swapaxes(1, 2)).sum(axis=0))  # dW_ih = sum_t dXW_t x_t^T
     w_hh.accumulate_grad((dhw @ hs[:-1].swapaxes(1, 2)).sum(axis=0))  # dW_hh = sum_t dHW_t h_{t-1}^T
     if b_ih is not None:
-        b_ih.accumulate_grad(dxw.sum(axis=(0, 2)))
-        b_hh.accumulate_grad(dhw.sum(axis=(0, 2)))
+        ones = np.ones(hs.shape[2], dtype=hs.dtype)
+        db_ih = (dxw @ ones).sum(axis=0)  # db = sum over steps and samples (a product with 1s: fast)
+        b_ih.accumulate_grad(db_ih)
+        b_hh.accumulate_grad(db_ih.copy() if dhw is dxw else (dhw @ ones).sum(axis=0))
     dx = w_ih.data.T @ dxw  # dx_t = W_ih^T dXW_t
     return dx, dh0, dc0
 
