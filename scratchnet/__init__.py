@@ -6,7 +6,7 @@ Importing scratchnet imports NumPy only (never torch or scikit-learn).
 from scratchnet import nn, optim
 from scratchnet._dtype import get_default_dtype, set_default_dtype
 from scratchnet._random import manual_seed
-from scratchnet.models import MLP
+from scratchnet.models import MLP, SequenceClassifier
 from scratchnet.nn import Module, Parameter
 from scratchnet.serialization import ModelFileError, load, save
 
@@ -15,6 +15,7 @@ __all__ = [
     "ModelFileError",
     "Module",
     "Parameter",
+    "SequenceClassifier",
     "get_default_dtype",
     "load",
     "manual_seed",

@@ -1,7 +1,9 @@
 """The lecture's models, written with scratchnet's layers."""
 
+import numpy as np
+
 from scratchnet import nn
-from scratchnet.nn import Linear, Module, Sequential
+from scratchnet.nn import GRU, LSTM, RNN, Linear, Module, Sequential
 
 # Activations an MLP can use between its layers, by their torch names (those scratchnet has).
 ACTIVATIONS = tuple(name for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh",
@@ -51,3 +53,42 @@ class MLP(Module):
 
     def backward(self, grad_logits):
         return self.net.backward(grad_logits)
+
+
+class SequenceClassifier(Module):
+    """A recurrent layer reads the sequence; a linear head classifies its last hidden state.
+
+    x (N, T, input_size) -> rnn (batch_first) -> h_n[-1] (N, hidden_size), the top layer's state
+    after the last step -> logits = h W^T + b (N, num_classes).
+
+    Backward: the head gives dL/dh_n[-1]; the recurrent layer takes it as (grad_output=None,
+    grad_h_n) -- only the final state was used -- and runs backpropagation through time.
+    state_dict keys: rnn.weight_ih_l0, ..., head.weight, head.bias (as torchnet's twin).
+    """
+
+    CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+    def __init__(self, input_size, hidden_size, num_classes, cell="lstm", num_layers=1, dtype=None):
+        super().__init__()
+        if cell not in self.CELLS:
+            raise ValueError(f"SequenceClassifier: cell must be one of {sorted(self.CELLS)}, got {cell!r}")
+        self._config = {"input_size": input_size, "hidden_size": hidden_size, "num_classes": num_classes,
+                        "cell": cell, "num_layers": num_layers}
+        self.cell = cell
+        self.rnn = self.CELLS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True, dtype=dtype)
+        self.head = Linear(hidden_size, num_classes, dtype=dtype)
+
+    def config(self):
+        """The constructor's arguments (dtype aside: the weights carry it)."""
+        return dict(self._config)
+
+    def forward(self, x):
+        _, state = self.rnn(x)
+        h_n = state[0] if self.cell == "lstm" else state
+        self._h_n_shape = h_n.shape
+        return self.head(h_n[-1])
+
+    def backward(self, grad_logits):
+        grad_h_n = np.zeros(self._h_n_shape, dtype=grad_logits.dtype)
+        grad_h_n[-1] = self.head.backward(grad_logits)
+        return self.rnn.backward((None, (grad_h_n, None) if self.cell == "lstm" else grad_h_n))

@@ -30,11 +30,13 @@ MODEL_CLASSES = sorted(model_classes().items())
 # Small constructor arguments per model class (for classes whose arguments have no defaults).
 SMALL_CONFIGS = {
     "MLP": {"input_dim": 3, "hidden_dim": 5, "output_dim": 2},
+    "SequenceClassifier": {"input_size": 3, "hidden_size": 4, "num_classes": 2, "cell": "gru", "num_layers": 2},
 }
 
 # An input batch per model class, built from its config.
 EXAMPLE_INPUTS = {
     "MLP": lambda config, rng, dtype: rng.standard_normal((4, config["input_dim"])).astype(dtype),
+    "SequenceClassifier": lambda config, rng, dtype: rng.standard_normal((4, 5, config["input_size"])).astype(dtype),
 }
 
 

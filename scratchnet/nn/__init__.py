@@ -35,3 +35,6 @@ __all__ = [
     "Tanh",
     "functional",
 ]
+from scratchnet.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+__all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
