@@ -30,9 +30,15 @@ SKLEARN_DATASETS = {
     "digits": ("load_digits", "multiclass", "1797 8x8 images of handwritten digits, 10 classes"),
     "diabetes": ("load_diabetes", "regression", "442 patients, 10 features: disease progression after a year"),
 }
+# Sequences (N, T, features) for the recurrent models.
+SEQUENCE_DATASETS = {
+    "digits-seq": "the digits read row by row: 8 steps of 8 pixels, 10 classes",
+    "genre": "1000 generated signals of 32 steps whose class is their waveform and frequency, 4 classes",
+}
 DATASETS = {
     "lecture": "the lecture's make_classification data: 1000 samples, 20 features, 2 classes",
     **{name: description for name, (_, _, description) in SKLEARN_DATASETS.items()},
+    **SEQUENCE_DATASETS,
 }
 
 # A numeric CSV target with at most this many distinct integer values is read as class labels.
@@ -57,8 +63,9 @@ class Dataset:
     target_std: float = 1.0
 
     @property
-    def num_features(self):
-        return self.split.X_train.shape[1]
+    def sample_shape(self):
+        """One sample's shape: (features,) for tables, (steps, features) for sequences."""
+        return self.split.X_train.shape[1:]
 
 
 def load_lecture_data(dtype=np.float64):
@@ -110,6 +117,17 @@ def load_dataset(name, *, test_size=0.2, dtype=np.float64):
             n_samples=1000, n_features=20, n_informative=15, n_redundant=5, n_classes=2, random_state=42
         )
         return split_and_scale("lecture", "binary", X, y, test_size=test_size, dtype=dtype, standardize=False)
+    if name in SEQUENCE_DATASETS:
+        from scratchnet.sequences import digits_as_sequences, make_genre_signals
+
+        if name == "genre":
+            X, y = make_genre_signals()
+        else:
+            import sklearn.datasets
+
+            digits = sklearn.datasets.load_digits()
+            X, y = digits_as_sequences(digits.data / 16.0), digits.target  # pixels scaled to [0, 1]
+        return split_and_scale(name, "multiclass", X, y, test_size=test_size, dtype=dtype, standardize=False)
     if name not in SKLEARN_DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     import sklearn.datasets

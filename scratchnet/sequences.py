@@ -7,8 +7,6 @@ scikit-learn is imported inside ``load_digits_sequences`` only, never when scrat
 import numpy as np
 
 from scratchnet._checks import check_array, shape_str
-from scratchnet._dtype import as_float_dtype
-from scratchnet.data import Split
 
 GENRES = ("sine", "square", "sawtooth", "chirp")
 
@@ -80,27 +78,12 @@ def digits_as_sequences(X):
     return X.reshape(X.shape[0], side, side)
 
 
-def load_digits_sequences(dtype=np.float64, test_size=0.2, random_state=42):
+def load_digits_sequences(dtype=np.float64, test_size=0.2):
     """The digits as sequences, pixels scaled to [0, 1] (X / 16), split 80/20 with random_state 42.
 
-    Returns ``Split(X_train (1437, 8, 8), X_test (360, 8, 8), y_train, y_test)``.
+    Returns ``Split(X_train (1437, 8, 8), X_test (360, 8, 8), y_train, y_test)``; the same as
+    ``scratchnet.data.load_dataset("digits-seq").split``.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    from scratchnet.data import load_dataset
 
-    digits = load_digits()
-    X = digits_as_sequences(digits.data / 16.0)
-    X_train, X_test, y_train, y_test = train_test_split(X, digits.target, test_size=test_size,
-                                                        random_state=random_state)
-    dtype = as_float_dtype(dtype)
-    return Split(X_train.astype(dtype), X_test.astype(dtype), y_train.astype(np.int64), y_test.astype(np.int64))
-
-
-def load_genre_signals(dtype=np.float64, n_samples=1000, seq_len=32, test_size=0.2, random_state=0):
-    """``make_genre_signals`` split 80/20 (stratified by class), as a ``Split``."""
-    X, y = make_genre_signals(n_samples=n_samples, seq_len=seq_len, random_state=random_state)
-    order = np.random.default_rng(random_state).permutation(len(y))
-    n_test = int(round(test_size * len(y)))
-    test, train = order[:n_test], order[n_test:]
-    dtype = as_float_dtype(dtype)
-    return Split(X[train].astype(dtype), X[test].astype(dtype), y[train], y[test])
+    return load_dataset("digits-seq", test_size=test_size, dtype=dtype).split
