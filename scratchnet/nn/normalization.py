@@ -19,7 +19,8 @@ class BatchNorm2d(Module):
         running_mean <- (1 - a) running_mean + a mu
         running_var  <- (1 - a) running_var  + a var m / (m - 1)       (unbiased, as torch)
         with a = momentum, or 1 / num_batches_tracked when momentum is None (cumulative average).
-    Eval: the same with mu, var replaced by running_mean, running_var (no update).
+    Eval: the same with mu, var replaced by running_mean, running_var (no update); without
+    running statistics (track_running_stats=False) the batch's are used in eval too.
 
     Backward, with g = dL/dy, sums over the m values of each channel:
         dbeta  = sum g,   dgamma = sum g x_hat
@@ -62,7 +63,7 @@ class BatchNorm2d(Module):
         use_batch_stats = self.training or not self.track_running_stats
         count = x.shape[0] * x.shape[2] * x.shape[3]  # m, values per channel
         if use_batch_stats:
-            if self.training and count <= 1:
+            if count <= 1:  # also without running stats in eval, where torch normalises by the batch too
                 raise ValueError(f"BatchNorm2d expected more than 1 value per channel when training, got input {shape_str(x.shape)}")
             mean = x.mean(axis=(0, 2, 3))
             centered = x - mean[:, None, None]
