@@ -41,7 +41,8 @@ def test_cnn_state_dict_and_config_match_torch():
     assert scratch.config() == twin.config() == {
         "in_channels": 1, "num_classes": 10, "channels": [16, 32], "kernel_size": 3, "image_size": 8}
     rebuilt = scratchnet.CNN(**scratch.config())
-    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in scratch.state_dict().items()}
+    shapes = {name: value.shape for name, value in scratch.state_dict().items()}
+    assert {name: value.shape for name, value in rebuilt.state_dict().items()} == shapes
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(in_channels=3, num_classes=4, channels=(4, 6, 8), kernel_size=2,

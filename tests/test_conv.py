@@ -1,5 +1,7 @@
 """Conv2d against torch.nn.Conv2d: parity over random configurations, gradient checks, init, bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -172,14 +174,15 @@ def test_wrong_channel_count_names_the_shapes():
 @pytest.mark.parametrize("shape", [(3, 8, 8), (8, 8), (1, 1, 3, 8, 8)])
 def test_non_4d_input(shape):
     conv = Conv2d(3, 4, 3, dtype=np.float64)
-    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, 3, H, W\), got shape " + rf"\({', '.join(map(str, shape))}\)"):
+    shape_text = re.escape(str(shape))
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, 3, H, W\), got shape " + shape_text):
         conv(np.zeros(shape))
 
 
 def test_input_smaller_than_the_kernel():
     conv = Conv2d(1, 1, 3, dtype=np.float64)
-    with pytest.raises(ValueError, match=r"input \(1, 1, 2, 5\) padded to \(H, W\) = \(2, 5\) is smaller than the dilated "
-                                         r"kernel \(3, 3\): the output size would be \(0, 3\) <= 0"):
+    with pytest.raises(ValueError, match=r"input \(1, 1, 2, 5\) padded to \(H, W\) = \(2, 5\) is smaller than the "
+                                         r"dilated kernel \(3, 3\): the output size would be \(0, 3\) <= 0"):
         conv(np.zeros((1, 1, 2, 5)))
 
 

@@ -134,7 +134,8 @@ def test_flatten_matches_torch(dtype, start_dim, end_dim):
 
 
 def test_flatten_bad_dims():
-    with pytest.raises(ValueError, match=r"Flatten\(start_dim=2, end_dim=1\) does not fit an input of shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"Flatten\(start_dim=2, end_dim=1\) does not fit an input of shape "
+                                         r"\(2, 3, 4\)"):
         Flatten(2, 1)(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r"Flatten\(start_dim=1, end_dim=-1\) does not fit an input of shape \(5,\)"):
         Flatten()(np.zeros(5))

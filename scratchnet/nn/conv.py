@@ -24,7 +24,10 @@ from scratchnet.nn.module import Module, Parameter
 def pair(value, name, owner, minimum=1):
     """An int or a 2-sequence of ints (each >= ``minimum``) as an (h, w) tuple, as torch's ``_pair``."""
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in values):
+    def valid(v):
+        return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= minimum
+
+    if len(values) != 2 or not all(valid(v) for v in values):
         raise ValueError(f"{owner} expected {name} to be an int >= {minimum} or a pair of them, got {value!r}")
     return tuple(int(v) for v in values)
 
@@ -60,12 +63,22 @@ def check_conv_input(x, owner, channels, kernel_size, stride, dilation, pads, dt
     return out
 
 
-def pad_hw(x, pads, value=0.0):
-    """x (N, C, H, W) with ``pads`` = (top, bottom, left, right) rows/columns of ``value`` added."""
-    top, bottom, left, right = pads
+def pad_hw(x, pads, value=0.0, owner=None):
+    """x (N, C, H, W) with ``pads`` = (top, bottom, left, right) rows/columns of ``value`` added.
+
+    With ``owner`` the padded array is a scratch buffer cached on that module (see ``reuse``):
+    its border is filled once and only the interior is rewritten on later calls.
+    """
     if not any(pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+    (n, c, h, w), (top, bottom, left, right) = x.shape, pads
+    shape = (n, c, h + top + bottom, w + left + right)
+    if owner is None:
+        padded = np.full(shape, value, dtype=x.dtype)
+    else:
+        padded = reuse(owner, "_x_pad", shape, x.dtype, fill=value)
+    padded[:, :, top:top + h, left:left + w] = x
+    return padded
 
 
 def windows(x_padded, kernel_size, stride, dilation):
@@ -96,15 +109,16 @@ def col2im(grad_patches, padded_shape, stride, dilation):
     return grad
 
 
-def reuse(module, name, shape, dtype):
+def reuse(module, name, shape, dtype, fill=None):
     """A scratch array cached on ``module`` and reused while shape and dtype stay the same.
 
-    Only for temporaries that live until the next forward (never for returned arrays):
-    a fresh multi-megabyte array costs a page fault per 4 KiB on first touch.
+    Only for temporaries that are dead by the next forward (never for returned arrays):
+    a fresh multi-megabyte array costs a page fault per 4 KiB on first touch. A new one
+    is filled with ``fill`` when given.
     """
     array = module.__dict__.get(name)
     if array is None or array.shape != shape or array.dtype != dtype:
-        array = np.empty(shape, dtype=dtype)
+        array = np.empty(shape, dtype=dtype) if fill is None else np.full(shape, fill, dtype=dtype)
         object.__setattr__(module, name, array)
     return array
 
@@ -127,8 +141,10 @@ class Conv2d(Module):
         y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C_in/G + c, h s + i d, w s + j d]
 
     im2col copies every patch into a column: X_col (N, G, K, P) with K = kH kW C_in/G patch
-    entries (ordered kernel row, kernel column, channel) and P = H_out W_out positions; with W_g (G, C_out/G, K) the whole layer is one
-    (batched) matrix product:   Y = W_g @ X_col + b          (N, G, C_out/G, P).
+    entries (ordered kernel row, kernel column, channel) and P = H_out W_out positions; with
+    the kernels as rows of W_g (G, C_out/G, K) the whole layer is one (batched) matrix product:
+
+        Y = W_g @ X_col + b                                 (N, G, C_out/G, P)
 
     Backward, with g = dL/dy reshaped like Y to (N, G, C_out/G, P):
 
@@ -149,9 +165,11 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (1 if name == "groups" else 0):
-                raise ValueError(f"Conv2d expected a {'positive' if name == 'groups' else 'non-negative'} integer {name}, got {value!r}")
+        for name, value, least in (("in_channels", in_channels, 0), ("out_channels", out_channels, 0),
+                                   ("groups", groups, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                kind = "positive" if least else "non-negative"
+                raise ValueError(f"Conv2d expected a {kind} integer {name}, got {value!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
@@ -167,7 +185,9 @@ class Conv2d(Module):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
             if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"Conv2d padding='same' is not supported for strided convolutions (stride={self.stride})")
+                raise ValueError(
+                    f"Conv2d padding='same' is not supported for strided convolutions (stride={self.stride})"
+                )
             self.padding = padding
         else:
             self.padding = pair(padding, "padding", "Conv2d", minimum=0)
@@ -201,18 +221,18 @@ class Conv2d(Module):
         return w.transpose(0, 1, 3, 4, 2).reshape(groups, self.out_channels // groups, -1)
 
     def forward(self, x):
-        h_out, w_out = check_conv_input(x, f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})",
-                                        self.in_channels, self.kernel_size, self.stride, self.dilation, self._pads,
-                                        self.weight.dtype)
+        name = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
+        h_out, w_out = check_conv_input(x, name, self.in_channels, self.kernel_size, self.stride, self.dilation,
+                                        self._pads, self.weight.dtype)
         n, groups, (kh, kw) = x.shape[0], self.groups, self.kernel_size
-        x_pad = pad_hw(x, self._pads)
+        x_pad = pad_hw(x, self._pads, owner=self)
         patches = windows(x_pad, self.kernel_size, self.stride, self.dilation)  # (N, C, H_out, W_out, kH, kW) view
         patches = patches.reshape(n, groups, -1, h_out, w_out, kh, kw).transpose(0, 1, 5, 6, 2, 3, 4)
-        x_col = reuse(self, "_x_col", patches.shape, x.dtype)                   # (N, G, kH, kW, C/G, H_out, W_out)
-        np.copyto(x_col, patches)                                               # im2col: the one copy of the patches
-        x_col = x_col.reshape(n, groups, -1, h_out * w_out)                     # X_col (N, G, K, P)
+        x_col = reuse(self, "_x_col", patches.shape, x.dtype)  # (N, G, kH, kW, C/G, H_out, W_out)
+        np.copyto(x_col, patches)                              # im2col: the one copy of the patches
+        x_col = x_col.reshape(n, groups, -1, h_out * w_out)    # X_col (N, G, K, P)
         self._padded_shape = x_pad.shape
-        y = self._grouped_weight() @ x_col                                      # Y = W_g @ X_col
+        y = self._grouped_weight() @ x_col                     # Y = W_g @ X_col
         y = y.reshape(n, self.out_channels, h_out, w_out)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
@@ -221,14 +241,15 @@ class Conv2d(Module):
     def backward(self, grad_output):
         groups, (kh, kw) = self.groups, self.kernel_size
         n, _, h_out, w_out = grad_output.shape
-        x_col = self._x_col.reshape(n, groups, -1, h_out * w_out)                # (N, G, K, P)
+        x_col = self._x_col.reshape(n, groups, -1, h_out * w_out)  # (N, G, K, P)
         g = grad_output.reshape(n, groups, self.out_channels // groups, h_out * w_out)
         if self.bias is not None:
-            self.bias.accumulate_grad(grad_output.sum(axis=(0, 2, 3)))           # db = sum over n, h, w
-        grad_w = (x_col @ g.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2)        # dW_g = sum_n g_n X_col_n^T (as its transpose: faster)
+            self.bias.accumulate_grad(grad_output.sum(axis=(0, 2, 3)))  # db = sum over n, h, w
+        # dW_g = sum_n g_n X_col_n^T, computed as its transpose sum_n X_col_n g_n^T (a faster product shape)
+        grad_w = (x_col @ g.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2)
         grad_w = grad_w.reshape(groups, -1, kh, kw, self.in_channels // groups).transpose(0, 1, 4, 2, 3)
         self.weight.accumulate_grad(np.ascontiguousarray(grad_w).reshape(self.weight.shape))
-        grad_col = self._grouped_weight().swapaxes(-1, -2) @ g                   # dX_col = W_g^T g  (N, G, K, P)
+        grad_col = self._grouped_weight().swapaxes(-1, -2) @ g  # dX_col = W_g^T g  (N, G, K, P)
         grad_col = grad_col.reshape(n, groups, kh, kw, -1, h_out, w_out)
         grad_x = col2im(grad_col, self._padded_shape, self.stride, self.dilation)
         return crop_hw(grad_x, self._pads)

@@ -54,9 +54,8 @@ class BatchNorm2d(Module):
         dtype = self.weight.dtype if self.affine else (self.running_mean.dtype if self.track_running_stats else None)
         check_float(x, "BatchNorm2d input", dtype)
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm2d({self.num_features}) expected a 4-D input (N, {self.num_features}, H, W), got {shape_str(x.shape)}"
-            )
+            c = self.num_features
+            raise ValueError(f"BatchNorm2d({c}) expected a 4-D input (N, {c}, H, W), got {shape_str(x.shape)}")
 
     def forward(self, x):
         self._check(x)
@@ -64,7 +63,9 @@ class BatchNorm2d(Module):
         count = x.shape[0] * x.shape[2] * x.shape[3]  # m, values per channel
         if use_batch_stats:
             if count <= 1:  # also without running stats in eval, where torch normalises by the batch too
-                raise ValueError(f"BatchNorm2d expected more than 1 value per channel when training, got input {shape_str(x.shape)}")
+                raise ValueError(
+                    f"BatchNorm2d expected more than 1 value per channel when training, got input {shape_str(x.shape)}"
+                )
             mean = x.mean(axis=(0, 2, 3))
             centered = x - mean[:, None, None]
             var = (centered * centered).mean(axis=(0, 2, 3))  # biased

@@ -32,7 +32,7 @@ class _Pool2d(Module):
         """The (N, C, H_out, W_out, kH, kW) windows of x padded with ``pad_value``."""
         name = f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
         check_conv_input(x, name, None, self.kernel_size, self.stride, (1, 1), self._pads)
-        x_pad = pad_hw(x, self._pads, pad_value)
+        x_pad = pad_hw(x, self._pads, pad_value, owner=self)
         self._padded_shape = x_pad.shape
         return windows(x_pad, self.kernel_size, self.stride, (1, 1))
 
