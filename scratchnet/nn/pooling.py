@@ -28,18 +28,26 @@ class _Pool2d(Module):
         ph, pw = self.padding
         self._pads = (ph, ph, pw, pw)
 
-    def _patches(self, x, pad_value):
-        """The (N, C, H_out, W_out, kH, kW) windows of x padded with ``pad_value``."""
+    def _window_slabs(self, x, pad_value):
+        """x's windows as one (N, C, H_out, W_out) slab per window offset: (kH kW, N, C, H_out, W_out).
+
+        Offset-major, so that the max/sum over a window is an element-wise operation between
+        kH kW whole slabs (fast), not a reduction over many tiny windows (slow in NumPy).
+        """
         name = f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
         check_conv_input(x, name, None, self.kernel_size, self.stride, (1, 1), self._pads)
         x_pad = pad_hw(x, self._pads, pad_value, owner=self)
         self._padded_shape = x_pad.shape
-        return windows(x_pad, self.kernel_size, self.stride, (1, 1))
+        patches = windows(x_pad, self.kernel_size, self.stride, (1, 1))  # (N, C, H_out, W_out, kH, kW) view
+        slabs = np.ascontiguousarray(patches.transpose(4, 5, 0, 1, 2, 3))
+        return slabs.reshape(-1, *patches.shape[:4])
 
-    def _route_back(self, grad_patches):
-        """Sum per-window gradients (N, C, kH, kW, H_out, W_out) onto the input: col2im, then unpad."""
-        grad = col2im(grad_patches[:, :, :, :, None], self._padded_shape, self.stride, (1, 1))
-        return crop_hw(grad, self._pads)
+    def _route_back(self, grad_slabs):
+        """Sum per-offset gradients (kH kW, N, C, H_out, W_out) onto the input: col2im, then unpad."""
+        (kh, kw), (_, n, c, h_out, w_out) = self.kernel_size, grad_slabs.shape
+        # col2im takes (N, G, kH, kW, C/G, H_out, W_out): here G = C groups of one channel (a view)
+        grad_patches = grad_slabs.reshape(kh, kw, n, c, 1, h_out, w_out).transpose(2, 3, 0, 1, 4, 5, 6)
+        return crop_hw(col2im(grad_patches, self._padded_shape, self.stride, (1, 1)), self._pads)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -54,8 +62,9 @@ class MaxPool2d(_Pool2d):
 
         dx[n, c, h s + i*, w s + j*] += g[n, c, h, w],   (i*, j*) = argmax of the window,
 
-    the first maximum in row-major order on ties, as torch picks it (``argmax`` does the same).
-    Overlapping windows (stride < kernel) add up where they choose the same input.
+    the first maximum in row-major order of the window on ties, as torch picks it. Overlapping
+    windows (stride < kernel) add up where they choose the same input. (A NaN in a window makes
+    its output NaN, as in torch; its gradient is then dropped, where torch routes it to the NaN.)
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -63,17 +72,19 @@ class MaxPool2d(_Pool2d):
                          return_indices=(return_indices, False), ceil_mode=(ceil_mode, False))
 
     def forward(self, x):
-        patches = self._patches(x, -np.inf)
-        n, c, h_out, w_out, kh, kw = patches.shape
-        flat = patches.reshape(n, c, h_out, w_out, kh * kw)     # a copy: one row per window
-        self._argmax = flat.argmax(axis=-1)                      # index of the first maximum, (N, C, H_out, W_out)
-        return np.take_along_axis(flat, self._argmax[..., None], axis=-1)[..., 0]
+        slabs = self._window_slabs(x, -np.inf)  # (kH kW, N, C, H_out, W_out)
+        y = slabs.max(axis=0)
+        # chosen[k] marks the windows whose max is at offset k: the first equal one (row-major), like torch
+        chosen = slabs == y
+        taken = chosen[0].copy()
+        for offset in range(1, len(chosen)):
+            chosen[offset] &= ~taken
+            taken |= chosen[offset]
+        self._chosen = chosen
+        return y
 
     def backward(self, grad_output):
-        kh, kw = self.kernel_size
-        offsets = np.arange(kh * kw).reshape(kh, kw, 1, 1)
-        chosen = self._argmax[:, :, None, None] == offsets        # (N, C, kH, kW, H_out, W_out) one-hot
-        return self._route_back(chosen * grad_output[:, :, None, None])
+        return self._route_back(self._chosen * grad_output)
 
 
 class AvgPool2d(_Pool2d):
@@ -92,12 +103,10 @@ class AvgPool2d(_Pool2d):
                          count_include_pad=(count_include_pad, True), divisor_override=(divisor_override, None))
 
     def forward(self, x):
-        patches = self._patches(x, 0.0)
-        kh, kw = self.kernel_size
-        return patches.sum(axis=(-2, -1)) / float(kh * kw)
+        slabs = self._window_slabs(x, 0.0)  # (kH kW, N, C, H_out, W_out)
+        return slabs.sum(axis=0) / float(len(slabs))
 
     def backward(self, grad_output):
         kh, kw = self.kernel_size
         share = grad_output / float(kh * kw)
-        n, c, h_out, w_out = share.shape
-        return self._route_back(np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, h_out, w_out)))
+        return self._route_back(np.broadcast_to(share, (kh * kw, *share.shape)))
