@@ -1,7 +1,8 @@
 r"""Max and average pooling over (N, C, H, W) windows, as ``torch.nn.MaxPool2d`` / ``AvgPool2d``.
 
-Both read the same patches as a convolution (``conv.windows``, a view: no copy) and
-route gradients back with the same ``col2im``: one strided slice per window offset.
+Both read the same patches as a convolution (``conv.windows``), laid out as one slab per
+window offset so that the max or sum over each window is a few whole-array operations,
+and route gradients back with the same ``col2im``: one strided slice per window offset.
 """
 
 import numpy as np
