@@ -13,7 +13,6 @@ import scratchnet
 import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
-from scratchnet.data import Split
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -73,8 +72,8 @@ def print_summary(report):
 def run(args):
     experiment = experiment_from_args(args)
     dtype = experiment.dtype
-    X_train, X_test, y_train, y_test = experiment.dataset.split
-    data = Split(X_train, X_test, experiment.targets(y_train), experiment.targets(y_test))
+    data = experiment.model_split()
+    y_test = experiment.dataset.split.y_test
     name, kwargs = experiment.model_spec()
     # --seed S runs torch.manual_seed(S) right before the torch model is built, which is then
     # cast: built in float32 as the lecture builds it, the same seed gives the same initial

@@ -27,7 +27,7 @@ def build_parser():
 
 def run(args):
     experiment = experiment_from_args(args)
-    X_train, X_test, y_train, y_test = experiment.dataset.split
+    X_train, X_test, y_train, y_test = experiment.model_split()
     scratchnet.manual_seed(experiment.seed)
     name, kwargs = experiment.model_spec()
     if args.load:
@@ -36,13 +36,13 @@ def run(args):
         model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
     criterion = getattr(scratchnet.nn, experiment.loss)()
     optimizer = getattr(scratchnet.optim, experiment.optimizer)(model.parameters(), lr=experiment.lr)
-    fit(model, X_train, experiment.targets(y_train), num_epochs=experiment.epochs, criterion=criterion,
+    fit(model, X_train, y_train, num_epochs=experiment.epochs, criterion=criterion,
         optimizer=optimizer, batch_size=experiment.batch_size, seed=experiment.seed,
         print_every=args.print_every)
     if args.save:
         scratchnet.save(model, args.save)
     model.eval()
-    scores = experiment.score(y_test, experiment.predictions(model(X_test)))
+    scores = experiment.score(experiment.dataset.split.y_test, experiment.predictions(model(X_test)))
     print(format_scores(scores))
     if "confusion_matrix" in scores:
         print(format_confusion_matrix(np.array(scores["confusion_matrix"]), experiment.dataset.class_names))

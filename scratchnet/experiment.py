@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scratchnet import metrics, nn, optim, serialization
-from scratchnet.data import DATASETS, TASKS, load_csv, load_dataset
+from scratchnet.data import DATASETS, TASKS, Split, load_csv, load_dataset
 from scratchnet.models import ACTIVATIONS
 
 LOSS_NAMES = {
@@ -33,6 +33,11 @@ TASK_LOSSES = {
     "multiclass": ("CrossEntropyLoss",),
     "regression": ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"),
 }
+MODELS = ("mlp", "cnn", "rnn", "lstm", "gru")
+# The constructor arguments a model's data fixes (the rest, such as hidden widths, may differ).
+DATA_SIZES = {"MLP": ("input_dim", "output_dim"), "CNN": ("in_channels", "num_classes", "image_size"),
+              "SequenceClassifier": ("input_size", "num_classes")}
+DEFAULT_HIDDEN = {"mlp": "64,64", "cnn": "16,32", "rnn": "64", "lstm": "64", "gru": "64"}
 SINGLE_OUTPUT_LOSSES = ("BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss")
 
 
@@ -75,11 +80,39 @@ class Experiment:
     def output_size(self):
         return 1 if self.loss in SINGLE_OUTPUT_LOSSES else self.dataset.num_classes
 
+    def image_side(self):
+        """The side of the square one-channel images a CNN sees: 8 for the 64 pixels of a digit."""
+        size = int(np.prod(self.dataset.sample_shape))
+        side = int(round(size ** 0.5))
+        if side * side != size:
+            raise ValueError(f"--model cnn needs square images, but {self.dataset.name} has {size} features per sample")
+        return side
+
     def model_spec(self):
         """(class name, constructor kwargs): the same on both sides."""
-        hidden = self.hidden[0] if len(self.hidden) == 2 and self.hidden[0] == self.hidden[1] else list(self.hidden)
-        return "MLP", dict(input_dim=self.dataset.num_features, hidden_dim=hidden, output_dim=self.output_size,
-                           activation=self.activation)
+        if self.model == "mlp":
+            hidden = self.hidden[0] if len(self.hidden) == 2 and self.hidden[0] == self.hidden[1] else list(self.hidden)
+            return "MLP", dict(input_dim=int(np.prod(self.dataset.sample_shape)), hidden_dim=hidden,
+                               output_dim=self.output_size, activation=self.activation)
+        if self.model == "cnn":
+            return "CNN", dict(in_channels=1, num_classes=self.output_size, channels=list(self.hidden), kernel_size=3,
+                               image_size=self.image_side())
+        return "SequenceClassifier", dict(input_size=self.dataset.sample_shape[-1], hidden_size=self.hidden[0],
+                                          num_classes=self.output_size, cell=self.model, num_layers=len(self.hidden))
+
+    def inputs(self, X):
+        """Samples in the layout the model takes: (N, features), (N, 1, H, W) images or (N, T, features)."""
+        if self.model == "mlp":
+            return X.reshape(len(X), -1)
+        if self.model == "cnn":
+            side = self.image_side()
+            return X.reshape(len(X), 1, side, side)
+        return X
+
+    def model_split(self):
+        """The dataset's split with inputs laid out for the model and targets in the form the loss takes."""
+        X_train, X_test, y_train, y_test = self.dataset.split
+        return Split(self.inputs(X_train), self.inputs(X_test), self.targets(y_train), self.targets(y_test))
 
     def targets(self, y):
         """Targets in the form the loss takes: class labels, or (N, 1) floats for a single output."""
@@ -114,11 +147,16 @@ class Experiment:
 
     def describe(self):
         name, kwargs = self.model_spec()
-        widths = "-".join(str(w) for w in [kwargs["input_dim"], *self.hidden, kwargs["output_dim"]])
+        if name == "MLP":
+            widths = "-".join(str(w) for w in [kwargs["input_dim"], *self.hidden, kwargs["output_dim"]])
+            model = f"MLP {widths} {self.activation}"
+        elif name == "CNN":
+            model = f"CNN channels {'-'.join(map(str, self.hidden))} on {kwargs['image_size']}x{kwargs['image_size']} images"
+        else:
+            model = f"{self.model.upper()} hidden {self.hidden[0]} x {len(self.hidden)} layer(s) + Linear head"
         batches = "full batch" if self.batch_size is None else f"batch size {self.batch_size}"
-        return (f"{self.dataset.name} ({self.task}), {name} {widths} {self.activation}, {self.loss}, "
-                f"{self.optimizer}(lr={self.lr:g}), {self.epochs} epochs, {batches}, {np.dtype(self.dtype).name}, "
-                f"seed {self.seed}")
+        return (f"{self.dataset.name} ({self.task}), {model}, {self.loss}, {self.optimizer}(lr={self.lr:g}), "
+                f"{self.epochs} epochs, {batches}, {np.dtype(self.dtype).name}, seed {self.seed}")
 
 
 def format_scores(scores, label="Test"):
@@ -139,7 +177,12 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--csv", metavar="PATH", help="train on your own CSV file (numeric features, a header row)")
     parser.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (with --csv)")
     parser.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
-    parser.add_argument("--hidden", default="64,64", help="hidden layer widths, comma-separated (default 64,64)")
+    parser.add_argument("--model", choices=MODELS, default="mlp",
+                        help="mlp (default); cnn for digits as 8x8 images; rnn, lstm or gru for sequences "
+                        "(digits-seq, genre)")
+    parser.add_argument("--hidden", default=None,
+                        help="comma-separated widths: an MLP's hidden layers (default 64,64), a CNN's channels per "
+                        "conv-pool stage (default 16,32), a recurrent model's layers (equal widths; default 64)")
     parser.add_argument("--activation", default="relu", help="one of: " + ", ".join(ACTIVATION_NAMES) + " (default relu)")
     parser.add_argument("--loss", default=None, help="one of: " + ", ".join(losses)
                         + " (default: cross_entropy for classification, mse for regression)")
@@ -166,12 +209,16 @@ def experiment_from_args(args):
         raise ValueError(f"--print-every must be a positive integer, got {args.print_every}")
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    text = args.hidden if args.hidden is not None else DEFAULT_HIDDEN[args.model]
     try:
-        hidden = [int(w) for w in args.hidden.split(",") if w.strip()]
+        hidden = [int(w) for w in text.split(",") if w.strip()]
     except ValueError:
-        raise ValueError(f"--hidden must be comma-separated positive integers such as 64,64, got {args.hidden!r}") from None
-    if any(w < 1 for w in hidden):
-        raise ValueError(f"--hidden widths must be positive, got {args.hidden!r}")
+        raise ValueError(f"--hidden must be comma-separated positive integers such as 64,64, got {text!r}") from None
+    if any(w < 1 for w in hidden) or (args.model != "mlp" and not hidden):
+        raise ValueError(f"--hidden widths must be positive, got {text!r}")
+    if args.model in ("rnn", "lstm", "gru") and len(set(hidden)) != 1:
+        raise ValueError(f"--hidden for --model {args.model} gives one width per layer and they must be equal "
+                         f"(torch's num_layers), got {text!r}")
     activation = resolve("activation", args.activation, ACTIVATION_NAMES)
     optimizer = resolve("optimizer", args.optimizer, available(OPTIMIZER_NAMES, optim))
     dtype = np.dtype(args.dtype)
@@ -193,9 +240,18 @@ def experiment_from_args(args):
     if loss not in TASK_LOSSES[dataset.task]:
         raise ValueError(f"--loss {args.loss} does not fit a {dataset.task} task; "
                          f"use one of {', '.join(TASK_LOSSES[dataset.task])}")
-    return Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
-                      activation=activation, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                      dtype=dtype)
+    if args.model != "mlp":
+        if loss != "CrossEntropyLoss":
+            raise ValueError(f"--model {args.model} is a classifier trained with cross_entropy; "
+                             f"{dataset.name} is a {dataset.task} task with --loss {args.loss or loss}")
+        if args.model != "cnn" and len(dataset.sample_shape) != 2:
+            raise ValueError(f"--model {args.model} needs sequences (N, steps, features) such as digits-seq or genre; "
+                             f"{dataset.name} has samples of shape {dataset.sample_shape}")
+    experiment = Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
+                            activation=activation, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                            dtype=dtype, model=args.model)
+    experiment.model_spec()  # e.g. a CNN on non-square data fails here, before any training
+    return experiment
 
 
 def with_task(dataset, task):
@@ -217,7 +273,7 @@ def load_model_for(experiment, path):
     model = serialization.load(path)
     name, kwargs = experiment.model_spec()
     config = model.config()
-    expected = {key: kwargs[key] for key in ("input_dim", "output_dim")}
+    expected = {key: kwargs[key] for key in DATA_SIZES[name]}
     if type(model).__name__ != name or any(config.get(key) != value for key, value in expected.items()):
         raise ValueError(f"{path} holds a {type(model).__name__} with {config}, which does not fit "
                          f"{experiment.dataset.name} (it needs a {name} with {expected})")

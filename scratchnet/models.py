@@ -3,7 +3,7 @@
 import numpy as np
 
 from scratchnet import nn
-from scratchnet.nn import GRU, LSTM, RNN, Linear, Module, Sequential
+from scratchnet.nn import GRU, LSTM, RNN, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
 
 # Activations an MLP can use between its layers, by their torch names (those scratchnet has).
 ACTIVATIONS = tuple(name for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh",
@@ -92,3 +92,44 @@ class SequenceClassifier(Module):
         grad_h_n = np.zeros(self._h_n_shape, dtype=grad_logits.dtype)
         grad_h_n[-1] = self.head.backward(grad_logits)
         return self.rnn.backward((None, (grad_h_n, None) if self.cell == "lstm" else grad_h_n))
+
+
+class CNN(Module):
+    """A small convolutional network: (Conv2d-ReLU-MaxPool2d) per entry of ``channels``, then Linear.
+
+    With the defaults, sized for scikit-learn's 8x8 digits:
+
+    x (N, 1, 8, 8) -> conv 3x3 'same' -> relu -> maxpool 2    (N, 16, 4, 4)
+                   -> conv 3x3 'same' -> relu -> maxpool 2    (N, 32, 2, 2)
+                   -> flatten -> logits = a W^T + b           (N, 10)
+
+    ``self.net`` is a Sequential, so state_dict keys (net.0.weight, net.3.weight, net.7.weight, ...)
+    equal those of ``torchnet.CNN``. Backward is the chain rule down ``self.net``.
+    """
+
+    def __init__(self, in_channels=1, num_classes=10, channels=(16, 32), kernel_size=3, image_size=8, dtype=None):
+        super().__init__()
+        channels = tuple(channels)
+        final_size = image_size // 2 ** len(channels)
+        if not channels or final_size < 1:
+            raise ValueError(
+                f"CNN: {len(channels)} conv-pool stages halve an image of size {image_size} to {final_size}; "
+                f"expected at least one stage and image_size >= {2 ** max(len(channels), 1)}"
+            )
+        self._config = {"in_channels": in_channels, "num_classes": num_classes, "channels": list(channels),
+                        "kernel_size": kernel_size, "image_size": image_size}
+        layers = []
+        for c_in, c_out in zip((in_channels,) + channels[:-1], channels):
+            layers += [Conv2d(c_in, c_out, kernel_size, padding="same", dtype=dtype), ReLU(), MaxPool2d(2)]
+        layers += [Flatten(), Linear(channels[-1] * final_size * final_size, num_classes, dtype=dtype)]
+        self.net = Sequential(*layers)
+
+    def config(self):
+        """The constructor's keyword arguments (without dtype: the weights carry it), e.g. for saving."""
+        return dict(self._config, channels=list(self._config["channels"]))
+
+    def forward(self, x):
+        return self.net(x)
+
+    def backward(self, grad_logits):
+        return self.net.backward(grad_logits)

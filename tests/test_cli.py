@@ -121,3 +121,46 @@ def test_divergence_stops_with_a_clear_error(capsys):
     assert re.search(r"training diverged at epoch \d+, step \d+: (the loss became (nan|inf)|parameter 'net\.\d\.\w+' "
                      r"became non-finite)\. Try a lower learning rate \(it was 1e\+06\)", err), err
     assert "Warning" not in err
+
+
+@pytest.mark.parametrize("model, dataset", [("cnn", "digits"), ("rnn", "digits-seq"), ("lstm", "digits-seq"),
+                                            ("gru", "digits-seq"), ("lstm", "genre")])
+def test_convolutional_and_recurrent_models_pass_parity_from_the_command_line(model, dataset, capsys):
+    status = parity_cli.main(["--model", model, "--dataset", dataset, "--epochs", "1", "--batch-size", "128",
+                              "--lr", "3e-3"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.rstrip().endswith("PASS")
+
+
+def test_scratchnet_cli_trains_the_digits_cnn_well_above_90_percent(capsys):
+    assert scratchnet_cli.main(["--model", "cnn", "--dataset", "digits", "--epochs", "6", "--batch-size", "64",
+                                "--lr", "3e-3"]) == 0
+    accuracy = float(capsys.readouterr().out.split("Test Accuracy: ")[1].split("%")[0])
+    assert accuracy > 90
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "lstm", "--dataset", "iris"], "needs sequences (N, steps, features)"),
+        (["--model", "cnn", "--dataset", "wine"], "needs square images, but wine has 13 features"),
+        (["--model", "gru", "--dataset", "digits-seq", "--hidden", "64,32"], "must be equal"),
+        (["--model", "cnn", "--dataset", "diabetes"], "is a classifier trained with cross_entropy"),
+    ],
+)
+def test_model_and_data_that_do_not_fit_exit_2(args, message, capsys):
+    assert parity_cli.main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_saved_cnn_and_lstm_reload_from_the_command_line(tmp_path, capsys):
+    for model, dataset in [("cnn", "digits"), ("lstm", "digits-seq")]:
+        path = str(tmp_path / f"{model}.snet")
+        args = ["--model", model, "--dataset", dataset, "--batch-size", "128"]
+        assert scratchnet_cli.main([*args, "--epochs", "1", "--save", path]) == 0
+        trained = capsys.readouterr().out.split("Test Accuracy")[1].splitlines()[0]
+        assert scratchnet_cli.main([*args, "--epochs", "0", "--load", path]) == 0
+        assert capsys.readouterr().out.split("Test Accuracy")[1].splitlines()[0] == trained
+        assert parity_cli.main([*args, "--epochs", "0", "--load", path, "--dtype", "float32"]) == 0
+        assert capsys.readouterr().out.rstrip().endswith("PASS")

@@ -30,12 +30,15 @@ MODEL_CLASSES = sorted(model_classes().items())
 # Small constructor arguments per model class (for classes whose arguments have no defaults).
 SMALL_CONFIGS = {
     "MLP": {"input_dim": 3, "hidden_dim": 5, "output_dim": 2},
+    "CNN": {"in_channels": 2, "num_classes": 3, "channels": [3, 4], "kernel_size": 3, "image_size": 4},
     "SequenceClassifier": {"input_size": 3, "hidden_size": 4, "num_classes": 2, "cell": "gru", "num_layers": 2},
 }
 
 # An input batch per model class, built from its config.
 EXAMPLE_INPUTS = {
     "MLP": lambda config, rng, dtype: rng.standard_normal((4, config["input_dim"])).astype(dtype),
+    "CNN": lambda config, rng, dtype: rng.standard_normal(
+        (2, config["in_channels"], config["image_size"], config["image_size"])).astype(dtype),
     "SequenceClassifier": lambda config, rng, dtype: rng.standard_normal((4, 5, config["input_size"])).astype(dtype),
 }
 
@@ -171,7 +174,7 @@ def test_save_rejects_what_it_could_not_load(tmp_path):
     class MyMLP(scratchnet.MLP):
         pass
 
-    with pytest.raises(TypeError, match=r"saves the models of scratchnet.models .*\(MLP.*got .*MyMLP"):
+    with pytest.raises(TypeError, match=r"saves the models of scratchnet.models .*\(CNN, MLP.*got .*MyMLP"):
         scratchnet.save(MyMLP(2, 2, 2), tmp_path / "m.scn")
     with pytest.raises(TypeError, match="got scratchnet.nn.linear.Linear"):
         scratchnet.save(scratchnet.nn.Linear(2, 2), tmp_path / "m.scn")

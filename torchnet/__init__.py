@@ -1,5 +1,5 @@
 """torchnet: the lecture's models and loop in PyTorch, with scratchnet's signatures."""
 
-from torchnet.models import MLP, SequenceClassifier
+from torchnet.models import CNN, MLP, SequenceClassifier
 
-__all__ = ["MLP", "SequenceClassifier"]
+__all__ = ["CNN", "MLP", "SequenceClassifier"]

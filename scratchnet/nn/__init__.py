@@ -3,38 +3,20 @@
 from scratchnet.nn import functional
 from scratchnet.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from scratchnet.nn.container import Sequential
+from scratchnet.nn.conv import Conv2d
 from scratchnet.nn.dropout import Dropout
+from scratchnet.nn.flatten import Flatten
 from scratchnet.nn.linear import Identity, Linear
 from scratchnet.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                                 SmoothL1Loss)
 from scratchnet.nn.module import Module, Parameter
-
-__all__ = [
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "Dropout",
-    "ELU",
-    "GELU",
-    "HuberLoss",
-    "Identity",
-    "L1Loss",
-    "LeakyReLU",
-    "Linear",
-    "LogSoftmax",
-    "MSELoss",
-    "Module",
-    "Parameter",
-    "ReLU",
-    "Sequential",
-    "SiLU",
-    "Sigmoid",
-    "SmoothL1Loss",
-    "Softmax",
-    "Softplus",
-    "Tanh",
-    "functional",
-]
+from scratchnet.nn.normalization import BatchNorm2d
+from scratchnet.nn.pooling import AvgPool2d, MaxPool2d
 from scratchnet.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+__all__ = sorted([
+    "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
+    "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss", "Identity", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "Parameter", "RNN", "RNNCell", "ReLU", "SiLU",
+    "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional",
+])
