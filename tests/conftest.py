@@ -1,6 +1,14 @@
-"""Hypothesis profiles: 'ci' (loaded when CI=true) is derandomized, so CI runs are repeatable."""
+"""Hypothesis profiles: 'ci' (loaded when CI=true) is derandomized, so CI runs are repeatable.
+
+BLAS runs single-threaded in the tests (unless the caller chose otherwise): the tests' small
+matrix products gain nothing from a second thread, and on a 2-core machine OpenBLAS's spinning
+workers make them several times slower. This must happen before NumPy is first imported.
+"""
 
 import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import numpy as np
 import pytest
