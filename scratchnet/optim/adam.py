@@ -63,7 +63,7 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = math.sqrt(1 - beta2**step)
                 arrays = [param.data, grad, exp_avg, exp_avg_sq] + ([state["max_exp_avg_sq"]] if amsgrad else [])
                 for p, g, m, v, *v_max in self._chunks(*arrays):
-                    work, denom = self._workspace(p.dtype, p.size)
+                    work, denom = self._workspace(p)
                     # One in-place NumPy operation per line, in the order of torch's kernels.
                     np.subtract(g, m, out=work)
                     work *= 1 - beta1

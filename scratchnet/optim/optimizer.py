@@ -56,19 +56,22 @@ class Optimizer:
     CHUNK = 65536
 
     def _chunks(self, *arrays):
-        """Flat views of ``arrays`` (same size, contiguous), CHUNK elements at a time."""
+        """``arrays`` (same shape, contiguous) as they are if small, else flat views CHUNK elements at a time."""
+        if arrays[0].size <= self.CHUNK:
+            yield arrays
+            return
         if not all(array.flags.c_contiguous for array in arrays):
             raise ValueError("optimizer state and parameters must be C-contiguous arrays")
         flats = [array.reshape(-1) for array in arrays]
         for start in range(0, flats[0].size, self.CHUNK):
             yield [flat[start:start + self.CHUNK] for flat in flats]
 
-    def _workspace(self, dtype, size):
-        """Two scratch arrays of ``size`` elements, allocated once per dtype and reused."""
-        buffers = self._buffers.get(dtype)
+    def _workspace(self, like):
+        """Two scratch arrays shaped like ``like``, carved from buffers allocated once per dtype and reused."""
+        buffers = self._buffers.get(like.dtype)
         if buffers is None:
-            buffers = self._buffers[dtype] = (np.empty(self.CHUNK, dtype), np.empty(self.CHUNK, dtype))
-        return buffers[0][:size], buffers[1][:size]
+            buffers = self._buffers[like.dtype] = (np.empty(self.CHUNK, like.dtype), np.empty(self.CHUNK, like.dtype))
+        return tuple(buffer[:like.size].reshape(like.shape) for buffer in buffers)
 
     def _state(self, param):
         # Keyed by the Parameter object (identity), as torch keys state by tensor.
