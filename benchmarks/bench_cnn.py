@@ -6,31 +6,20 @@
 
 Prints the median time of each side and the ratio scratchnet / torch (target <= 2.0).
 
-    python benchmarks/bench_cnn.py [--repeats 30] [--dtype float32]
+    python benchmarks/bench_cnn.py [--dtype float32]
 """
 
-import os
+import timing  # noqa: F401  (must come first: pins threads before NumPy/torch load)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy and torch load their BLAS
+import argparse
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-torch.set_num_threads(1)
-
-import scratchnet  # noqa: E402
-import scratchnet.training  # noqa: E402
-import torchnet  # noqa: E402
-from parity.transfer import torch_dtype, torch_to_scratch  # noqa: E402
+import scratchnet
+import scratchnet.training
+import torchnet
+from parity.transfer import torch_dtype, torch_to_scratch
 
 
 def conv_stack_case(dtype, rng):
@@ -74,39 +63,20 @@ def train_step_case(dtype, rng):
     return run_scratch, run_torch
 
 
-def measure(run_scratch, run_torch, repeats, inner):
-    """Alternate blocks of ``inner`` calls; return the median seconds per call of each side."""
-    times = {"scratchnet": [], "torch": []}
-    for run in (run_scratch, run_torch, run_scratch, run_torch):  # warm-up
-        run()
-    for _ in range(repeats):
-        for name, run in (("scratchnet", run_scratch), ("torch", run_torch)):
-            start = time.perf_counter()
-            for _ in range(inner):
-                run()
-            times[name].append((time.perf_counter() - start) / inner)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    args = parser.parse_args()
-    print(f"numpy {np.__version__}, torch {torch.__version__}, dtype {args.dtype}, "
-          f"threads: torch {torch.get_num_threads()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
-          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}")
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    print(f"numpy BLAS: {blas.get('name')} {blas.get('version')} ({blas.get('openblas configuration', '').strip()})")
-    rng = np.random.default_rng(0)
+    args = parser.parse_args(argv)
     dtype = np.dtype(args.dtype)
-    cases = [("(a) conv stack fwd+bwd, batch 64x1x28x28", conv_stack_case, 1),
-             ("(b) digits CNN train step, batch 64", train_step_case, 10)]
-    for title, build, inner in cases:
-        result = measure(*build(dtype, rng), args.repeats, inner)
-        ratio = result["scratchnet"] / result["torch"]
-        print(f"{title:45s} scratchnet {result['scratchnet'] * 1e3:8.3f} ms   torch {result['torch'] * 1e3:8.3f} ms   "
-              f"ratio {ratio:5.2f}  {'(<= 2.0)' if ratio <= 2.0 else '(above the 2.0 target)'}")
+    timing.header(f"Convolutional networks, {args.dtype}")
+    rng = np.random.default_rng(0)
+    ratios = {}
+    for label, build in [("(a) conv stack fwd+bwd, batch 64x1x28x28", conv_stack_case),
+                         ("(b) digits CNN train step, batch 64", train_step_case)]:
+        run_scratch, run_torch = build(dtype, rng)
+        medians = timing.alternate({"scratchnet": run_scratch, "torch": run_torch})
+        ratios[label] = timing.report_row(label, medians, 2.0)
+    return ratios
 
 
 if __name__ == "__main__":
