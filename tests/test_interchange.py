@@ -13,7 +13,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_serialization import (
-    MODEL_CLASSES, CreatesMarker, assert_bit_identical, example_input, example_model, fill_with_random_bits,
+    MODEL_CLASSES,
+    CreatesMarker,
+    assert_bit_identical,
+    example_input,
+    example_model,
+    fill_with_random_bits,
 )
 
 import scratchnet

@@ -1,22 +1,52 @@
 """Layers, activations and losses, named as in ``torch.nn``."""
 
 from scratchnet.nn import functional
-from scratchnet.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
+from scratchnet.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from scratchnet.nn.container import Sequential
 from scratchnet.nn.conv import Conv2d
 from scratchnet.nn.dropout import Dropout
 from scratchnet.nn.flatten import Flatten
 from scratchnet.nn.linear import Identity, Linear
-from scratchnet.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                                SmoothL1Loss)
+from scratchnet.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratchnet.nn.module import Module, Parameter
 from scratchnet.nn.normalization import BatchNorm2d
 from scratchnet.nn.pooling import AvgPool2d, MaxPool2d
 from scratchnet.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = sorted([
-    "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
-    "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss", "Identity", "L1Loss", "LSTM", "LSTMCell", "LeakyReLU",
-    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "Parameter", "RNN", "RNNCell", "ReLU", "SiLU",
-    "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional",
-])
+__all__ = [
+    "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm2d",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "ELU",
+    "Flatten",
+    "GELU",
+    "GRU",
+    "GRUCell",
+    "HuberLoss",
+    "Identity",
+    "L1Loss",
+    "LSTM",
+    "LSTMCell",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MaxPool2d",
+    "Module",
+    "Parameter",
+    "RNN",
+    "RNNCell",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "functional",
+]

@@ -2,6 +2,7 @@
 
 from scratchnet.optim.optimizer import Optimizer
 
+
 class SGD(Optimizer):
     r"""For each parameter p with gradient g (torch.optim.SGD's algorithm):
 
