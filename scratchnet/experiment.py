@@ -37,6 +37,10 @@ MODELS = ("mlp", "cnn", "rnn", "lstm", "gru")
 # The constructor arguments a model's data fixes (the rest, such as hidden widths, may differ).
 DATA_SIZES = {"MLP": ("input_dim", "output_dim"), "CNN": ("in_channels", "num_classes", "image_size"),
               "SequenceClassifier": ("input_size", "num_classes")}
+# With only --model given: the lecture's data for the MLP, digits as images or as rows for the others,
+# which train in mini-batches of 64 (the MLP keeps the lecture's full batch).
+DEFAULT_DATASET = {"mlp": "lecture", "cnn": "digits", "rnn": "digits-seq", "lstm": "digits-seq", "gru": "digits-seq"}
+DEFAULT_BATCH_SIZE = {"mlp": None, "cnn": 64, "rnn": 64, "lstm": 64, "gru": 64}
 DEFAULT_HIDDEN = {"mlp": "64,64", "cnn": "16,32", "rnn": "64", "lstm": "64", "gru": "64"}
 SINGLE_OUTPUT_LOSSES = ("BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss")
 
@@ -173,7 +177,7 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--task", choices=TASKS, help="inferred from the dataset when omitted")
     parser.add_argument("--dataset", default=None,
                         help="one of: " + "; ".join(f"{name} ({what})" for name, what in DATASETS.items())
-                        + ". Default: lecture")
+                        + ". Default: lecture for the MLP, digits for the CNN, digits-seq for the recurrent models")
     parser.add_argument("--csv", metavar="PATH", help="train on your own CSV file (numeric features, a header row)")
     parser.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (with --csv)")
     parser.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
@@ -188,7 +192,8 @@ def add_experiment_arguments(parser, default_dtype):
                         + " (default: cross_entropy for classification, mse for regression)")
     parser.add_argument("--optimizer", default="adam", help="one of: " + ", ".join(optimizers) + " (default adam)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
     parser.add_argument("--seed", type=int, default=42, help="seed for the initial weights and the batch order")
@@ -232,7 +237,7 @@ def experiment_from_args(args):
     else:
         if args.target:
             raise ValueError("--target is for --csv files")
-        dataset = load_dataset(args.dataset or "lecture", test_size=args.test_size, dtype=dtype)
+        dataset = load_dataset(args.dataset or DEFAULT_DATASET[args.model], test_size=args.test_size, dtype=dtype)
         dataset = with_task(dataset, args.task)
 
     losses = available(LOSS_NAMES, nn)
@@ -247,8 +252,9 @@ def experiment_from_args(args):
         if args.model != "cnn" and len(dataset.sample_shape) != 2:
             raise ValueError(f"--model {args.model} needs sequences (N, steps, features) such as digits-seq or genre; "
                              f"{dataset.name} has samples of shape {dataset.sample_shape}")
+    batch_size = DEFAULT_BATCH_SIZE[args.model] if args.batch_size is None else args.batch_size
     experiment = Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
-                            activation=activation, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                            activation=activation, batch_size=batch_size, epochs=args.epochs, seed=args.seed,
                             dtype=dtype, model=args.model)
     experiment.model_spec()  # e.g. a CNN on non-square data fails here, before any training
     return experiment
