@@ -9,6 +9,7 @@ Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad i
 
 import argparse
 import json
+import os
 import sys
 
 import torch
@@ -87,6 +88,8 @@ def print_summary(report):
 
 
 def run(args):
+    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
+        raise UsageError(f"--report expects a directory, but {args.report} is a file")
     experiment = experiment_from_args(args)
     dtype = experiment.dtype
     X_train, X_test, y_train, y_test = experiment.dataset.split

@@ -63,6 +63,12 @@ def _plot_log_series(ax, x, values, floor, label, color, marker):
                 color=COLORS["zero"], label=f"exactly 0 (drawn at {floor:.0e})")
 
 
+def _nothing_to_plot(axes):
+    for ax in axes:
+        ax.text(0.5, 0.5, "no training steps (--epochs 0)", transform=ax.transAxes, ha="center", va="center",
+                color=COLORS["zero"])
+
+
 def _integer_ticks(ax):
     from matplotlib.ticker import MaxNLocator
 
@@ -101,6 +107,8 @@ def plot_losses(payload, path):
     bottom.set_ylabel("|loss difference|")
     bottom.legend(fontsize=8, loc="best")
     bottom.grid(alpha=0.3, which="both")
+    if not epochs:
+        _nothing_to_plot([top, bottom])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -126,8 +134,11 @@ def plot_differences(payload, path):
         ax.legend(fontsize=8, loc="upper left")
         ax.grid(alpha=0.3, which="both")
     _integer_ticks(axes[-1])
-    epochs = payload.get("epochs") or 1
-    axes[-1].set_xlabel(f"training step ({len(steps) // epochs if steps else 0} per epoch)")
+    if steps:
+        axes[-1].set_xlabel(f"training step ({len(steps) // payload['epochs']} per epoch)")
+    else:
+        axes[-1].set_xlabel("training step")
+        _nothing_to_plot(axes)
     fig.suptitle(f"Per-step parity: {_subtitle(payload)}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

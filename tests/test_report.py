@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import scratchnet.__main__ as scratchnet_cli
 from parity import cli as parity_cli
 from parity.report import log_floor, markdown, write_report
 
@@ -136,3 +137,18 @@ def test_plain_runs_do_not_import_matplotlib():
             "print(status, 'matplotlib' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "0 False"
+
+
+def test_a_report_path_that_is_a_file_is_bad_usage(tmp_path, capsys):
+    path = tmp_path / "taken"
+    path.write_text("")
+    assert parity_cli.main(["--epochs", "1", "--report", str(path)]) == 2
+    assert "--report expects a directory" in capsys.readouterr().err
+
+
+def test_a_report_without_training_steps(tmp_path, capsys):
+    model = tmp_path / "model.npz"
+    assert scratchnet_cli.main(["--epochs", "1", "--hidden", "4", "--save", str(model), "--quiet"]) == 0
+    assert parity_cli.main(["--load", str(model), "--epochs", "0", "--report", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert section_rows(text, "## Loss per epoch") == [] and (tmp_path / "out" / "differences.png").exists()
