@@ -108,3 +108,31 @@ def test_unknown_names_in_a_replay_are_named(capsys):
                "seed": 0}
     assert fuzz.main(["--replay", json.dumps(example)]) == 2
     assert "unknown loss 'HingeLoss'" in capsys.readouterr().err
+
+
+UNSTABLE_EXAMPLE = {"architecture": "mlp", "model": {"input_dim": 2, "hidden_dim": [2], "activation": "ReLU"},
+                    "outputs": 1, "loss": "MSELoss", "optimizer": "SGD",
+                    "optimizer_options": {"momentum": 0.9, "weight_decay": 0.0, "nesterov": False}, "lr": 0.1,
+                    "dtype": "float64", "samples": 25, "batch_size": 1, "epochs": 2, "seed": 1}
+
+
+def test_divergence_on_both_sides_is_skipped_not_a_counterexample(capsys):
+    verdict, message, _ = run_example(UNSTABLE_EXAMPLE)
+    assert verdict == fuzz.UNSTABLE and "torch alone diverges too" in message
+    assert fuzz.main(["--replay", json.dumps(UNSTABLE_EXAMPLE)]) == 0
+    assert "SKIPPED" in capsys.readouterr().out
+
+
+def test_divergence_in_scratchnet_alone_is_a_counterexample(monkeypatch):
+    correct = scratchnet.optim.SGD.step
+
+    def exploding_step(self):
+        correct(self)
+        for group in self.param_groups:
+            for param in group["params"]:
+                param.data *= 1e200
+
+    monkeypatch.setattr(scratchnet.optim.SGD, "step", exploding_step)
+    example = dict(UNSTABLE_EXAMPLE, optimizer_options={}, lr=0.01, samples=4, batch_size=None)
+    verdict, message, _ = run_example(example)
+    assert verdict is False and message.startswith("TrainingDivergedError: training diverged")
