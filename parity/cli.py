@@ -1,10 +1,15 @@
 """``python -m parity``: the lecture's experiment on both sides, compared step by step.
 
+    python -m parity [options]          train both sides and compare (--report DIR: markdown and plots)
+    python -m parity trace [options]    one training step of a tiny network, every quantity side by side
+    python -m parity fuzz [options]     random architectures, losses and optimizers, checked by hypothesis
+
 Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad input.
 """
 
 import argparse
 import json
+import os
 import sys
 
 import torch
@@ -14,6 +19,7 @@ import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
+from scratchnet.progress import progress_bar
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -27,21 +33,32 @@ def build_parser():
         prog="python -m parity",
         description="Train a model in scratchnet (NumPy) and PyTorch side by side and compare logits, loss, "
         "gradients and parameters at every step. With no options: the lecture's experiment in float64.",
+        epilog="Also: 'python -m parity trace' (one training step, every quantity side by side) and "
+        "'python -m parity fuzz' (hypothesis-driven differential testing); add --help to either.",
     )
     add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
+    parser.add_argument("--report", metavar="DIR",
+                        help="also write DIR/report.md, DIR/report.json and plots (loss.png, differences.png)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it is shown on stderr only when stderr is a terminal)")
     parser.add_argument("--load", metavar="PATH",
                         help="check a saved scratchnet model against torch on the dataset (with --epochs 0: "
                         "its test outputs only; otherwise train both from its weights)")
     return parser
 
 
-def print_epoch(every, total):
+def print_epoch(every, total, bar=None):
+    """The ``log`` callback of train_side_by_side: a line every ``every`` epochs, and the progress bar."""
     def log(epoch, report):
+        s, t = report.losses["scratchnet"][-1], report.losses["torch"][-1]
         if epoch % every == 0 or epoch == total:
-            s, t = report.losses["scratchnet"][-1], report.losses["torch"][-1]
+            if bar is not None:
+                bar.clear()
             label = f"Epoch [{epoch}/{total}]"
             print(f"{label:<14}  {s:>12.8f}  {t:>12.8f}  {abs(s - t):>9.2e}")
+        if bar is not None:
+            bar.update(1, epoch=f"{epoch}/{total}", loss=s)
     return log
 
 
@@ -70,6 +87,8 @@ def print_summary(report):
 
 
 def run(args):
+    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
+        raise UsageError(f"--report expects a directory, but {args.report} is a file")
     experiment = experiment_from_args(args)
     dtype = experiment.dtype
     data = experiment.model_split()
@@ -89,23 +108,37 @@ def run(args):
 
     print(f"Parity: {experiment.describe()}")
     print(f"{'':<14}  {'scratchnet':>12}  {'torch':>12}  {'|diff|':>9}")
-    report = train_side_by_side(
-        scratch_model, torch_model, data, epochs=experiment.epochs, criterion=experiment.loss,
-        optimizer=experiment.optimizer, lr=experiment.lr, batch_size=experiment.batch_size, seed=experiment.seed,
-        predict=experiment.predictions, score=lambda predictions: experiment.score(y_test, predictions),
-        log=print_epoch(args.print_every, experiment.epochs),
-    )
+    with progress_bar(experiment.epochs, "Parity", quiet=args.quiet) as bar:
+        report = train_side_by_side(
+            scratch_model, torch_model, data, epochs=experiment.epochs, criterion=experiment.loss,
+            optimizer=experiment.optimizer, lr=experiment.lr, batch_size=experiment.batch_size, seed=experiment.seed,
+            predict=experiment.predictions, score=lambda predictions: experiment.score(y_test, predictions),
+            log=print_epoch(args.print_every, experiment.epochs, bar),
+        )
     print_summary(report)
+    payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
+               "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
+               "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
     if args.json:
-        payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
-                   "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
-                   "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
         with open(args.json, "w") as handle:
             json.dump(payload, handle, indent=2)
+    if args.report:
+        from parity.report import write_report  # matplotlib is imported only when a report is asked for
+
+        paths = write_report(args.report, payload)
+        print(f"Report: {paths['report.md']}")
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
+SUBCOMMANDS = {"trace": "parity.trace", "fuzz": "parity.fuzz"}
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)  # argparse exits 2 on bad usage
     try:
         return run(args)

@@ -22,6 +22,8 @@ def build_parser():
     parser.add_argument("--save", metavar="PATH", help="save the trained model to PATH (scratchnet's format)")
     parser.add_argument("--load", metavar="PATH",
                         help="start from a saved model instead of new weights; with --epochs 0 only evaluate it")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it is shown on stderr only when stderr is a terminal)")
     return parser
 
 
@@ -38,7 +40,7 @@ def run(args):
     optimizer = getattr(scratchnet.optim, experiment.optimizer)(model.parameters(), lr=experiment.lr)
     fit(model, X_train, y_train, num_epochs=experiment.epochs, criterion=criterion,
         optimizer=optimizer, batch_size=experiment.batch_size, seed=experiment.seed,
-        print_every=args.print_every)
+        print_every=args.print_every, progress=not args.quiet)
     if args.save:
         scratchnet.save(model, args.save)
     model.eval()

@@ -15,6 +15,7 @@ from scratchnet._checks import check_dataset
 from scratchnet.data import iterate_batches
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
+from scratchnet.progress import ProgressBar
 
 
 class TrainingDivergedError(ValueError):
@@ -49,13 +50,16 @@ def check_finite_training(model, loss, epoch, step, lr=None):
 
 
 def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, batch_size=None,
-        shuffle=True, drop_last=False, seed=0, print_every=5, log=print):
+        shuffle=True, drop_last=False, seed=0, print_every=5, log=print, progress=None):
     """Train ``model`` and return the per-epoch losses.
 
     Defaults are the lecture's: full batch, cross-entropy, Adam(lr=1e-3), and every
     ``print_every`` epochs a line ``Epoch [5/20], Loss: 0.6710``. With ``batch_size`` the
     data is cut into mini-batches (reshuffled each epoch from ``seed`` when ``shuffle``)
     and an epoch's loss is the sample-weighted mean of its batch losses.
+
+    ``progress=True`` shows a progress bar on stderr while it is a terminal (see
+    ``scratchnet.progress``); a ``ProgressBar`` may be passed instead. It advances per epoch.
     """
     check_dataset(X_train, y_train, "X_train")
     if num_epochs < 0:
@@ -63,20 +67,39 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     criterion = CrossEntropyLoss() if criterion is None else criterion
     optimizer = Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
     rng = np.random.default_rng(seed)
+    bar = _progress_bar(progress, num_epochs)
     losses, step = [], 0
-    for epoch in range(1, num_epochs + 1):
-        total, count = 0.0, 0
-        for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
-            step += 1
-            X, y = X_train[index], y_train[index]
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once, clearly
-                _, loss = train_step(model, criterion, optimizer, X, y)
-            check_finite_training(model, loss, epoch, step, optimizer.param_groups[0].get("lr"))
-            total, count = total + loss * len(X), count + len(X)
-        losses.append(total / max(count, 1))
-        if print_every and epoch % print_every == 0:
-            log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
+    try:
+        for epoch in range(1, num_epochs + 1):
+            total, count = 0.0, 0
+            for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+                step += 1
+                X, y = X_train[index], y_train[index]
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once, clearly
+                    _, loss = train_step(model, criterion, optimizer, X, y)
+                check_finite_training(model, loss, epoch, step, optimizer.param_groups[0].get("lr"))
+                total, count = total + loss * len(X), count + len(X)
+            losses.append(total / max(count, 1))
+            if print_every and epoch % print_every == 0:
+                if bar is not None:
+                    bar.clear()  # the log line goes on a clean line; the bar redraws below it
+                log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
+            if bar is not None:
+                bar.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
+    finally:
+        if bar is not None:
+            bar.close()  # also when training stops with an error, so the message starts a clean line
     return losses
+
+
+def _progress_bar(progress, num_epochs):
+    """None, or a bar counting ``num_epochs`` (``progress``: None/False, True, or a ProgressBar)."""
+    if not progress:
+        return None
+    if progress is True:
+        return ProgressBar(num_epochs, "Training")
+    progress.reset(num_epochs)
+    return progress
 
 
 def predict(model, X):

@@ -1,0 +1,138 @@
+"""``python -m parity fuzz``: a short run passes; a broken scratchnet component is found, shrunk and reproducible."""
+
+import json
+import shlex
+
+import pytest
+from hypothesis import strategies as st
+
+import scratchnet
+from parity import cli as parity_cli
+from parity import fuzz
+from parity.fuzz import ARCHITECTURES, Architecture, parse_example, replay_command, run_example
+
+
+def test_a_short_run_passes(capsys):
+    assert parity_cli.main(["fuzz", "--examples", "25", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp), seed 3")
+    assert "25 examples run, 25 passed, in " in out and out.rstrip().endswith("PASS")
+    assert "optimizer:" in out and "dtype:" in out and "hidden layers:" in out
+
+
+def test_the_same_seed_draws_the_same_examples():
+    first, second = fuzz.fuzz(12, seed=5, quiet=True), fuzz.fuzz(12, seed=5, quiet=True)
+    assert first.coverage == second.coverage and first.passed == first.examples == 12
+    assert fuzz.fuzz(12, seed=6, quiet=True).coverage != first.coverage
+
+
+def reproduction(out):
+    """The example in the printed ``python -m parity fuzz --replay '<json>'`` command."""
+    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("python -m parity fuzz --replay"))
+    words = shlex.split(command)
+    assert words[:5] == ["python", "-m", "parity", "fuzz", "--replay"] and len(words) == 6
+    return parse_example(words[5])
+
+
+def test_a_wrong_derivative_is_found_shrunk_and_reproduced(monkeypatch, capsys):
+    correct = scratchnet.nn.Tanh.backward
+    monkeypatch.setattr(scratchnet.nn.Tanh, "backward", lambda self, grad: correct(self, grad) * 1.001)
+    assert fuzz.main(["--examples", "300", "--seed", "0", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "Counter-example (shrunk in" in out and "Reproduce it with:" in out and out.rstrip().endswith("FAIL")
+    example = reproduction(out)
+    assert example["model"]["activation"] == "Tanh"
+    # shrunk: one hidden layer (Tanh must be there), one epoch, one sample
+    assert len(example["model"]["hidden_dim"]) == 1 and example["epochs"] == 1 and example["samples"] == 1
+    assert "grad" in out.split("Counter-example", 1)[1]
+
+    assert fuzz.main(["--replay", json.dumps(example)]) == 1  # the command reproduces the failure
+    assert "\nFAIL\n  epoch 1 step 1" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert fuzz.main(["--replay", json.dumps(example)]) == 0  # and passes once the derivative is right
+    assert capsys.readouterr().out.rstrip().endswith("PASS")
+
+
+def test_a_crash_is_a_counterexample_too(monkeypatch):
+    def broken_step(self):
+        raise RuntimeError("RMSprop is broken")
+
+    monkeypatch.setattr(scratchnet.optim.RMSprop, "step", broken_step)
+    result = fuzz.fuzz(200, seed=0, quiet=True)
+    assert result.counterexample["optimizer"] == "RMSprop"
+    assert result.failure == "RuntimeError: RMSprop is broken"
+    assert result.passed < result.examples
+    assert "--replay" in fuzz.format_result(result)
+
+
+def test_architectures_are_a_registry(monkeypatch):
+    """A new family joins by registering how to draw its arguments and shape its inputs."""
+    linear = Architecture(model="MLP", sample_shape=lambda config: (config["input_dim"],),
+                          config=lambda: st.fixed_dictionaries({"input_dim": st.integers(1, 3), "hidden_dim": st.just([]),
+                                                                "activation": st.just("Identity")}))
+    monkeypatch.setitem(ARCHITECTURES, "linear", linear)
+    result = fuzz.fuzz(10, seed=0, quiet=True, architectures=["linear"])
+    assert result.coverage["architecture"] == {"linear": 10} and result.passed == 10
+    assert result.coverage["hidden layers"] == {0: 10}
+
+
+def test_replay_runs_one_example_and_prints_its_summary(capsys):
+    example = {"architecture": "mlp", "model": {"input_dim": 3, "hidden_dim": [4], "activation": "GELU"}, "outputs": 2,
+               "loss": "CrossEntropyLoss", "optimizer": "SGD", "optimizer_options": {"momentum": 0.9, "nesterov": True},
+               "lr": 0.1, "dtype": "float64", "samples": 8, "batch_size": 3, "epochs": 2, "seed": 1}
+    passed, failure, report = run_example(example)
+    assert passed and failure == "" and len(report.steps) == 6
+    command = replay_command(example)
+    assert parity_cli.main(shlex.split(command)[3:]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Replaying: MLP 3-4-2 GELU, CrossEntropyLoss, SGD(lr=0.1, momentum=0.9, nesterov=True), "
+                          "float64, 8 samples, batch size 3, 2 epochs, seed 1")
+    assert "largest |difference|" in out and out.rstrip().endswith("PASS")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--examples", "0"], "--examples must be a positive integer"),
+    (["--seed", "-1"], "--seed must be a non-negative integer"),
+    (["--replay", "{not json"], "--replay expects an example as JSON"),
+    (["--replay", '{"architecture": "mlp"}'], "--replay example must be a JSON object with the keys"),
+])
+def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
+    assert parity_cli.main(["fuzz", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_unknown_names_in_a_replay_are_named(capsys):
+    example = {"architecture": "mlp", "model": {}, "outputs": 1, "loss": "HingeLoss", "optimizer": "SGD",
+               "optimizer_options": {}, "lr": 0.1, "dtype": "float64", "samples": 1, "batch_size": None, "epochs": 1,
+               "seed": 0}
+    assert fuzz.main(["--replay", json.dumps(example)]) == 2
+    assert "unknown loss 'HingeLoss'" in capsys.readouterr().err
+
+
+UNSTABLE_EXAMPLE = {"architecture": "mlp", "model": {"input_dim": 2, "hidden_dim": [2], "activation": "ReLU"},
+                    "outputs": 1, "loss": "MSELoss", "optimizer": "SGD",
+                    "optimizer_options": {"momentum": 0.9, "weight_decay": 0.0, "nesterov": False}, "lr": 0.1,
+                    "dtype": "float64", "samples": 25, "batch_size": 1, "epochs": 2, "seed": 1}
+
+
+def test_divergence_on_both_sides_is_skipped_not_a_counterexample(capsys):
+    verdict, message, _ = run_example(UNSTABLE_EXAMPLE)
+    assert verdict == fuzz.UNSTABLE and "torch alone diverges too" in message
+    assert fuzz.main(["--replay", json.dumps(UNSTABLE_EXAMPLE)]) == 0
+    assert "SKIPPED" in capsys.readouterr().out
+
+
+def test_divergence_in_scratchnet_alone_is_a_counterexample(monkeypatch):
+    correct = scratchnet.optim.SGD.step
+
+    def exploding_step(self):
+        correct(self)
+        for group in self.param_groups:
+            for param in group["params"]:
+                param.data *= 1e200
+
+    monkeypatch.setattr(scratchnet.optim.SGD, "step", exploding_step)
+    example = dict(UNSTABLE_EXAMPLE, optimizer_options={}, lr=0.01, samples=4, batch_size=None)
+    verdict, message, _ = run_example(example)
+    assert verdict is False and message.startswith("TrainingDivergedError: training diverged")
