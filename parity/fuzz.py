@@ -22,6 +22,7 @@ import math
 import shlex
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 import scratchnet
+from scratchnet import metrics
 import torchnet
 import torchnet.training
 from parity.training import train_side_by_side
@@ -72,13 +74,15 @@ class Architecture:
     """How to fuzz one family of models.
 
     ``model``: the class name in ``scratchnet.models`` and ``torchnet`` (built with the same
-    keyword arguments on both sides, plus ``output_dim``); ``config()``: a hypothesis strategy of
-    those keyword arguments; ``sample_shape(config)``: the shape of one input sample.
+    keyword arguments on both sides, plus ``outputs_key`` for the number of outputs);
+    ``config()``: a hypothesis strategy of those keyword arguments; ``sample_shape(config)``:
+    the shape of one input sample.
     """
 
     model: str
     config: object
     sample_shape: object
+    outputs_key: str = "output_dim"
 
 
 def mlp_config():
@@ -92,7 +96,40 @@ def mlp_config():
     })
 
 
-ARCHITECTURES = {"mlp": Architecture(model="MLP", config=mlp_config, sample_shape=lambda config: (config["input_dim"],))}
+def cnn_config():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({
+        "in_channels": st.integers(1, 2),
+        "channels": st.lists(st.integers(1, 4), min_size=1, max_size=2),
+        "kernel_size": st.sampled_from([3, 1, 2]),
+        "image_size": st.sampled_from([4, 5, 8]),  # each conv-pool stage halves it: >= 1 pixel is left
+    })
+
+
+def sequence_config():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({
+        "input_size": st.integers(1, 4),
+        "hidden_size": st.integers(1, 8),
+        "cell": st.sampled_from(["lstm", "gru", "rnn"]),
+        "num_layers": st.integers(1, 2),
+    })
+
+
+def sequence_length(config):
+    """Steps per sample, derived from the sizes (the constructor has no say in it): 1 to 6."""
+    return 1 + (config["input_size"] + config["hidden_size"]) % 6
+
+
+ARCHITECTURES = {
+    "mlp": Architecture(model="MLP", config=mlp_config, sample_shape=lambda config: (config["input_dim"],)),
+    "cnn": Architecture(model="CNN", config=cnn_config, outputs_key="num_classes",
+                        sample_shape=lambda config: (config["in_channels"], config["image_size"], config["image_size"])),
+    "rnn": Architecture(model="SequenceClassifier", config=sequence_config, outputs_key="num_classes",
+                        sample_shape=lambda config: (sequence_length(config), config["input_size"])),
+}
 
 
 def register(name, architecture):
@@ -152,7 +189,7 @@ def make_data(example):
 def build_models(example):
     """The same architecture on both sides, torch's initial weights (seeded) in the example's dtype."""
     architecture = ARCHITECTURES[example["architecture"]]
-    kwargs = dict(example["model"], output_dim=example["outputs"])
+    kwargs = {**example["model"], architecture.outputs_key: example["outputs"]}
     torch.manual_seed(example["seed"])
     torch_model = getattr(torchnet, architecture.model)(**kwargs).to(torch_dtype(example["dtype"]))
     scratch_model = getattr(scratchnet.models, architecture.model)(**kwargs, dtype=np.dtype(example["dtype"]))
@@ -171,7 +208,10 @@ def predictor(example):
 def scorer(example, y_test):
     task = TASK_OF_LOSS[example["loss"]]
     if task == "regression":
-        return lambda predictions: {"mse": float(((predictions - y_test) ** 2).mean())}
+        truth = y_test.ravel()
+        return lambda predictions: {"mse": metrics.mean_squared_error(truth, predictions.ravel()),
+                                    "mae": metrics.mean_absolute_error(truth, predictions.ravel()),
+                                    "r2": metrics.r2_score(truth, predictions.ravel())}
     truth = y_test[:, 0].astype(np.int64) if task == "binary" else y_test
     return lambda predictions: {"accuracy": float((predictions == truth).mean())}
 
@@ -186,7 +226,9 @@ def run_example(example):
     training diverged and torch, trained alone, diverges too, so the example's hyperparameters
     are at fault, not scratchnet.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is handled below
+    # Divergence is handled below; torch's note on 'same' padding with an even kernel is not news.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using padding='same'", category=UserWarning)
         try:
             data = make_data(example)
             scratch_model, torch_model = build_models(example)
@@ -226,7 +268,8 @@ def summary(example):
     """One line in the words of ``python -m parity``: ``MLP 3-8-2 Tanh, CrossEntropyLoss, Adam(lr=0.001), ...``."""
     config = example["model"]
     widths = "-".join(str(w) for w in [*ARCHITECTURES[example["architecture"]].sample_shape(config),
-                                       *config.get("hidden_dim", []), example["outputs"]])
+                                       *config.get("hidden_dim", config.get("channels", [config.get("hidden_size")])),
+                                       example["outputs"]])
     options = ", ".join(f"{key}={value}" for key, value in [("lr", example["lr"]), *example["optimizer_options"].items()])
     batches = "full batch" if example["batch_size"] is None else f"batch size {example['batch_size']}"
     return (f"{ARCHITECTURES[example['architecture']].model} {widths} {config.get('activation', '')}, {example['loss']}, "
@@ -258,7 +301,7 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
     import random
 
     counts = {"run": 0, "passed": 0, "unstable": 0, "shrink": 0}
-    coverage = {key: Counter() for key in ("architecture", "loss", "optimizer", "activation", "dtype", "hidden layers",
+    coverage = {key: Counter() for key in ("architecture", "layers", "activation", "loss", "optimizer", "dtype",
                                            "batches/epoch")}
     failed = []
     start = time.perf_counter()
@@ -274,7 +317,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
         counts["passed"] += verdict is True
         counts["unstable"] += verdict == UNSTABLE
         for key, value in describe(example).items():
-            coverage[key][value] += 1
+            if value is not None:
+                coverage[key][value] += 1
         if failing:
             failed.append(example)
         bar.update(1, passed=f"{counts['passed']}/{counts['run']}")
@@ -300,12 +344,15 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
 
 
 def describe(example):
-    """What an example covers, for the summary's counts."""
-    depth = len(example["model"].get("hidden_dim", []))
+    """What an example covers, for the summary's counts (None: not applicable to its family)."""
+    config = example["model"]
+    layers = {"mlp": lambda: f"mlp {len(config['hidden_dim'])} hidden",
+              "cnn": lambda: f"cnn {len(config['channels'])} conv",
+              "rnn": lambda: f"{config['cell']} x{config['num_layers']}"}.get(example["architecture"], lambda: None)()
     batches = 1 if example["batch_size"] is None else math.ceil(example["samples"] / example["batch_size"])
-    return {"architecture": example["architecture"], "loss": example["loss"], "optimizer": example["optimizer"],
-            "activation": example["model"].get("activation", "-"), "dtype": example["dtype"],
-            "hidden layers": depth, "batches/epoch": "1" if batches == 1 else "2-4" if batches <= 4 else "5+"}
+    return {"architecture": example["architecture"], "layers": layers, "activation": config.get("activation"),
+            "loss": example["loss"], "optimizer": example["optimizer"], "dtype": example["dtype"],
+            "batches/epoch": "1" if batches == 1 else "2-4" if batches <= 4 else "5+"}
 
 
 def format_result(result):

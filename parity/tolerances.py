@@ -28,8 +28,13 @@ MODULE = {
 }
 
 # A whole training run, compared after every step. In float64 the per-step rounding
-# (~1e-16) stays far below anything Adam amplifies, so the 20-epoch trajectory agrees to
-# ~1e-13 (measured); 1e-9 leaves room for longer runs and other optimizers.
+# (~1e-16) stays far below what the optimizers amplify: the lecture's 20-epoch Adam trajectory
+# agrees to ~1e-16 (measured). The largest amplification is an adaptive optimizer's division
+# by sqrt(v) + eps on a gradient element that sums to ~0: a rounding difference of ~1e-17
+# between the two sides (summation order) moves that parameter by lr * 1e-17 / eps per step --
+# 1e-12 for Adam (eps 1e-8, lr 1e-3) but 1e-9 for Adagrad at its default lr 1e-2 (eps 1e-10)
+# and 1e-8 at lr 0.1, which the fuzzer met. atol 1e-7 holds such runs; a wrong formula moves
+# parameters by ~lr (1e-3 and up), and the per-step check from shared weights (STEP) stays at 1e-12.
 # float32 cannot hold a trajectory that tightly: Adam divides m by sqrt(v) + 1e-8, so a
 # gradient element near 0 whose float32 rounding differs between the two sides can move
 # its parameter by up to lr in opposite directions, and the runs drift apart. There the
@@ -37,7 +42,7 @@ MODULE = {
 # the free-running trajectory only loosely: its loss curve to 1e-3, its logits, gradients
 # and parameters to 5e-2 -- enough to catch a wrong formula, which moves them by O(1).
 TRAJECTORY = {
-    F64: {kind: Tolerance(atol=1e-9, rtol=1e-9) for kind in ("logits", "loss", "grad", "param")},
+    F64: {kind: Tolerance(atol=1e-7, rtol=1e-9) for kind in ("logits", "loss", "grad", "param")},
     F32: {
         "loss": Tolerance(atol=1e-3, rtol=0.0),
         "logits": Tolerance(atol=5e-2, rtol=0.0),

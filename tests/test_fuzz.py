@@ -15,9 +15,11 @@ from parity.fuzz import ARCHITECTURES, Architecture, parse_example, replay_comma
 def test_a_short_run_passes(capsys):
     assert parity_cli.main(["fuzz", "--examples", "25", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp), seed 3")
+    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp, cnn, rnn), seed 3")
     assert "25 examples run, 25 passed, in " in out and out.rstrip().endswith("PASS")
-    assert "optimizer:" in out and "dtype:" in out and "hidden layers:" in out
+    counts = dict(item.split() for item in out.split("architecture:")[1].splitlines()[0].split(","))
+    assert set(counts) == {"mlp", "cnn", "rnn"}  # every registered family is drawn
+    assert "optimizer:" in out and "dtype:" in out and "layers:" in out
 
 
 def test_the_same_seed_draws_the_same_examples():
@@ -73,7 +75,7 @@ def test_architectures_are_a_registry(monkeypatch):
     monkeypatch.setitem(ARCHITECTURES, "linear", linear)
     result = fuzz.fuzz(10, seed=0, quiet=True, architectures=["linear"])
     assert result.coverage["architecture"] == {"linear": 10} and result.passed == 10
-    assert result.coverage["hidden layers"] == {0: 10}
+    assert result.coverage["activation"] == {"Identity": 10}
 
 
 def test_replay_runs_one_example_and_prints_its_summary(capsys):
