@@ -1,5 +1,4 @@
-import sys
-
 from parity.cli import main
+from scratchnet._entry import run_cli
 
-sys.exit(main())
+run_cli(main)

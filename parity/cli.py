@@ -142,6 +142,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)  # argparse exits 2 on bad usage
     try:
         return run(args)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): not an input error; run_cli ends quietly
     except (ValueError, TypeError, OSError, UsageError) as error:
         print(f"python -m parity: error: {error}", file=sys.stderr)
         return EXIT_USAGE

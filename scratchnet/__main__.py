@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 import scratchnet
+from scratchnet._entry import run_cli
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.metrics import format_confusion_matrix
 from scratchnet.training import fit
@@ -55,10 +56,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return run(args)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): not an input error; run_cli ends quietly
     except (ValueError, TypeError, OSError) as error:
         print(f"python -m scratchnet: error: {error}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

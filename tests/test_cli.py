@@ -164,3 +164,18 @@ def test_saved_cnn_and_lstm_reload_from_the_command_line(tmp_path, capsys):
         assert capsys.readouterr().out.split("Test Accuracy")[1].splitlines()[0] == trained
         assert parity_cli.main([*args, "--epochs", "0", "--load", path, "--dtype", "float32"]) == 0
         assert capsys.readouterr().out.rstrip().endswith("PASS")
+
+
+@pytest.mark.parametrize("module", ["parity", "scratchnet"])
+def test_a_closed_pipe_ends_quietly(module):
+    """``python -m parity | head -1``: no traceback, no error message when the reader goes away."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", module, "--epochs", "10", "--print-every", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 0
+    assert stderr == ""
