@@ -172,7 +172,8 @@ def test_a_closed_pipe_ends_quietly(module):
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", module, "--epochs", "10", "--print-every", "1"],
+    # 400 lines overflow the pipe, so the writer meets the closed end (EPIPE) while still printing
+    process = subprocess.Popen([sys.executable, "-m", module, "--epochs", "400", "--print-every", "1", "--hidden", "4"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.readline()
     process.stdout.close()
