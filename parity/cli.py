@@ -130,7 +130,9 @@ def run(args):
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
-SUBCOMMANDS = {"trace": "parity.trace", "fuzz": "parity.fuzz"}
+# python -m parity NAME ...: the module and function that run it
+SUBCOMMANDS = {"trace": ("parity.trace", "main"), "fuzz": ("parity.fuzz", "main"),
+               "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main")}
 
 
 def main(argv=None):
@@ -138,7 +140,8 @@ def main(argv=None):
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
 
-        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+        module, function = SUBCOMMANDS[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)  # argparse exits 2 on bad usage
     try:
         return run(args)

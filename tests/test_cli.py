@@ -180,3 +180,37 @@ def test_a_closed_pipe_ends_quietly(module):
     stderr = process.stderr.read().decode()
     assert process.wait() == 0
     assert stderr == ""
+
+
+def test_export_and_import_commands_round_trip_through_a_torch_file(tmp_path, capsys):
+    import numpy as np
+    import torch
+
+    import scratchnet
+    import torchnet
+
+    snet, pt, back = str(tmp_path / "m.snet"), str(tmp_path / "m.pt"), str(tmp_path / "back.snet")
+    assert scratchnet_cli.main(["--dataset", "iris", "--hidden", "8", "--epochs", "3", "--save", snet]) == 0
+    assert parity_cli.main(["export", snet, pt]) == 0
+    assert "torchnet.MLP(**{'input_dim': 4, 'hidden_dim': [8]" in capsys.readouterr().out
+    twin = torchnet.MLP(4, [8], 3)
+    twin.load_state_dict(torch.load(pt, weights_only=True))  # the lecture's torch code can use the file
+    assert parity_cli.main(["import", pt, back, "--dataset", "iris", "--hidden", "8"]) == 0
+    original, imported = scratchnet.load(snet).state_dict(), scratchnet.load(back).state_dict()
+    assert all(np.array_equal(original[key], imported[key]) for key in original)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["import", "{pt}", "{out}", "--dataset", "iris", "--hidden", "8,8"], "do not fit MLP"),
+    (["import", "{pt}", "{out}", "--dataset", "wine", "--hidden", "8"], "'net.0.weight' has shape (8, 4) in the file"),
+    (["export", "{missing}", "{out}"], "no such file"),
+])
+def test_export_and_import_reject_files_that_do_not_fit(args, message, tmp_path, capsys):
+    snet, pt = str(tmp_path / "m.snet"), str(tmp_path / "m.pt")
+    assert scratchnet_cli.main(["--dataset", "iris", "--hidden", "8", "--epochs", "1", "--save", snet]) == 0
+    assert parity_cli.main(["export", snet, pt]) == 0
+    capsys.readouterr()
+    paths = {"pt": pt, "out": str(tmp_path / "out.snet"), "missing": str(tmp_path / "missing.snet")}
+    assert parity_cli.main([arg.format(**paths) for arg in args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
