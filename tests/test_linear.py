@@ -52,6 +52,23 @@ def test_lecture_mlp_matches_torch_for_random_sizes(batch, widths, dtype, seed):
     check_module(scratchnet.MLP(input_dim, hidden_dim, output_dim, dtype=dtype), torch_model, x).assert_passed()
 
 
+@given(
+    batch=st.integers(1, 8),
+    input_dim=st.integers(1, 6),
+    hidden=st.lists(st.integers(1, 9), min_size=0, max_size=4),
+    output_dim=st.integers(1, 4),
+    activation=st.sampled_from(scratchnet.models.ACTIVATIONS),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**16),
+)
+def test_mlp_of_any_depth_and_activation_matches_torch(batch, input_dim, hidden, output_dim, activation, dtype, seed):
+    x = np.random.default_rng(seed).standard_normal((batch, input_dim)).astype(dtype)
+    torch_model = torchnet.MLP(input_dim, hidden, output_dim, activation=activation, dtype=transfer.torch_dtype(dtype))
+    scratch_model = scratchnet.MLP(input_dim, hidden, output_dim, activation=activation, dtype=dtype)
+    assert list(scratch_model.state_dict()) == list(torch_model.state_dict())
+    check_module(scratch_model, torch_model, x).assert_passed()
+
+
 def test_harness_detects_a_wrong_gradient():
     """The harness must fail when backward is wrong; otherwise the parity tests prove nothing."""
 

@@ -12,7 +12,8 @@ import scratchnet
 import torchnet
 from parity import train_side_by_side, transfer
 from scratchnet.data import load_lecture_data
-from scratchnet.training import evaluate, fit
+from scratchnet.data import iterate_batches
+from scratchnet.training import evaluate, fit, train_step
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,24 @@ def test_float32_training_keeps_parameters_gradients_and_adam_state_float32():
         assert param.dtype == param.grad.dtype == np.float32
         state = optimizer.state[param]
         assert state["exp_avg"].dtype == state["exp_avg_sq"].dtype == np.float32
+
+
+def test_mini_batch_epoch_loss_is_the_sample_weighted_mean_of_its_batches():
+    """10 samples in batches of 4, 4, 2: the epoch's loss weighs the last batch by 2, not by 4."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    scratchnet.manual_seed(0)
+    model = scratchnet.MLP(3, 4, 2, dtype=np.float64)
+    state = model.state_dict()
+    [epoch_loss] = fit(model, X, y, num_epochs=1, batch_size=4, seed=5, log=None)
+
+    model.load_state_dict(state)
+    optimizer, criterion = scratchnet.optim.Adam(model.parameters()), scratchnet.nn.CrossEntropyLoss()
+    batches = list(iterate_batches(10, 4, shuffle=True, rng=np.random.default_rng(5)))
+    assert [len(b) for b in batches] == [4, 4, 2]  # the last partial batch is kept, as DataLoader keeps it
+    losses = [train_step(model, criterion, optimizer, X[b], y[b])[1] for b in batches]
+    assert epoch_loss == pytest.approx((4 * losses[0] + 4 * losses[1] + 2 * losses[2]) / 10, rel=1e-15)
+    assert epoch_loss != pytest.approx(np.mean(losses), rel=1e-6)
 
 
 def test_same_seed_gives_bit_identical_training():
