@@ -12,6 +12,14 @@ from scratchnet.nn.module import Parameter
 
 
 class Optimizer:
+    """Base of every optimizer, as ``torch.optim.Optimizer``.
+
+    ``params`` is an iterable of Parameters or of dicts (parameter groups, each with its own
+    hyperparameters); ``defaults`` fills what a group leaves out. ``step()`` updates every
+    parameter that has a ``.grad`` using the subclass's rule; ``state[param]`` holds what the
+    rule keeps between steps (``step``, ``exp_avg``, ``momentum_buffer``, ...), under torch's names.
+    """
+
     def __init__(self, params, defaults):
         self.defaults = {key: _as_python(value) for key, value in defaults.items()}
         params = list(params)
