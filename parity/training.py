@@ -58,13 +58,12 @@ def _pairs(scratch_model, torch_model):
     return [(name, scratch_params[name], param) for name, param in torch_model.named_parameters()]
 
 
-def _build(name, scratch_namespace, torch_namespace, kwargs, *args):
-    """Build the same-named class on both sides; array keyword values become tensors for torch."""
-    if not hasattr(scratch_namespace, name) or not hasattr(torch_namespace, name):
-        raise ValueError(f"unknown name {name!r}")
-    torch_kwargs = {k: to_torch(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
-    return (getattr(scratch_namespace, name)(*args[:1], **kwargs),
-            getattr(torch_namespace, name)(*args[1:], **torch_kwargs))
+def _criteria(name, kwargs):
+    """The same-named loss on both sides; array arguments (class weights) become tensors for torch."""
+    if not hasattr(scratchnet.nn, name) or not hasattr(torch.nn, name):
+        raise ValueError(f"unknown loss {name!r}")
+    torch_kwargs = {key: to_torch(v) if isinstance(v, np.ndarray) else v for key, v in kwargs.items()}
+    return getattr(scratchnet.nn, name)(**kwargs), getattr(torch.nn, name)(**torch_kwargs)
 
 
 def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
@@ -94,7 +93,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
 
     torch_to_scratch(torch_model, scratch_model)
     shadow = copy.deepcopy(scratch_model) if step_check else None
-    criteria = _build(criterion, scratchnet.nn, torch.nn, criterion_kwargs or {})
+    criteria = _criteria(criterion, criterion_kwargs or {})
     optimizers = (getattr(scratchnet.optim, optimizer)(scratch_model.parameters(), lr=lr, **(optimizer_kwargs or {})),
                   getattr(torch.optim, optimizer)(torch_model.parameters(), lr=lr, **(optimizer_kwargs or {})))
     pairs = _pairs(scratch_model, torch_model)
