@@ -98,8 +98,8 @@ def plot_losses(payload, path):
     floor = log_floor(diffs)
     _plot_log_series(bottom, epochs, diffs, floor, "|scratchnet − torch|", "black", ".")
     _tolerance_line(bottom, payload["tolerances"]["trajectory"]["loss"], "loss")
-    bottom.set_yscale("log")
     bottom.set_ylim(floor / 3, max(payload["tolerances"]["trajectory"]["loss"]["atol"], *diffs, floor) * 30)
+    bottom.set_yscale("log")
     _integer_ticks(bottom)
     bottom.set_title(f"|Difference| of the two loss curves, log scale (max {max(diffs, default=0.0):.1e})",
                      fontsize=10)
@@ -127,8 +127,8 @@ def plot_differences(payload, path):
     for ax, (kind, values) in zip(axes, series.items()):
         _plot_log_series(ax, x, values, floor, f"max |{kind} difference|", COLORS["scratchnet"], ".")
         _tolerance_line(ax, payload["tolerances"]["trajectory"][kind], kind)
-        ax.set_yscale("log")
         ax.set_ylim(floor / 3, max(payload["tolerances"]["trajectory"][kind]["atol"], *values, floor) * 30)
+        ax.set_yscale("log")
         ax.set_title(f"{titles[kind]} (max {max(values, default=0.0):.1e})", fontsize=10)
         ax.set_ylabel(f"max |{kind} difference|")
         ax.legend(fontsize=8, loc="upper left")
