@@ -25,6 +25,21 @@ BAD_ARRAYS = {
 }
 
 
+# Layers beyond the MLP's, each with an input shape it accepts when the dtype is right.
+MORE_LAYERS = {
+    "Conv2d": (lambda: nn.Conv2d(3, 2, 2, dtype=np.float64), (2, 3, 4, 4)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 4, 4)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 3, 4, 4)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3, dtype=np.float64), (2, 3, 4, 4)),
+    "RNN": (lambda: nn.RNN(3, 4, dtype=np.float64), (5, 2, 3)),
+    "LSTM": (lambda: nn.LSTM(3, 4, dtype=np.float64), (5, 2, 3)),
+    "GRU": (lambda: nn.GRU(3, 4, dtype=np.float64), (5, 2, 3)),
+    "LSTMCell": (lambda: nn.LSTMCell(3, 4, dtype=np.float64), (2, 3)),
+    "Dropout": (lambda: nn.Dropout(), (2, 3)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(1), (2, 3)),
+}
+
+
 def model():
     scratchnet.manual_seed(0)
     return scratchnet.MLP(3, 4, 2, dtype=np.float64)
@@ -42,6 +57,17 @@ def test_layers_reject_wrong_dtypes_with_a_type_error(entry, kind):
               "Softmax": lambda: nn.Softmax(dim=1)}.get(entry, lambda: getattr(nn, entry)())()
     with pytest.raises(TypeError, match="must (be a numpy.ndarray|have dtype float32 or float64)"):
         module(BAD_ARRAYS[kind]((4, 3)))
+
+
+@pytest.mark.parametrize("kind", list(BAD_ARRAYS))
+@pytest.mark.parametrize("entry", list(MORE_LAYERS))
+def test_convolutional_recurrent_and_other_layers_reject_wrong_dtypes(entry, kind):
+    build, shape = MORE_LAYERS[entry]
+    layer = build()
+    before = layer.state_dict()
+    with pytest.raises(TypeError):
+        layer(BAD_ARRAYS[kind](shape))
+    assert unchanged(before, layer)  # BatchNorm's running statistics included
 
 
 @pytest.mark.parametrize("kind", list(BAD_ARRAYS))
