@@ -104,12 +104,12 @@ class _RNNRecurrence:
         return None if b_ih is None else b_ih + b_hh
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        _, T, N, H = xw.shape
+        T, _, N, H = xw.shape
         hs = np.empty((T + 1, N, H), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
             a = np.matmul(hs[t], w_hh.T, out=hs[t + 1])
-            a += xw[0, t]
+            a += xw[t, 0]
             if self.nonlinearity == "tanh":
                 np.tanh(a, out=a)
             else:
@@ -118,8 +118,8 @@ class _RNNRecurrence:
 
     def backward(self, hs, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
         T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        da = np.empty((1, T, N, H), dtype=hs.dtype)
-        dh_da = da[0]  # dh_t/da_t of every step, then multiplied by dh_t in place
+        da = np.empty((T, 1, N, H), dtype=hs.dtype)
+        dh_da = da[:, 0]  # dh_t/da_t of every step, then multiplied by dh_t in place
         if self.nonlinearity == "tanh":
             np.multiply(hs[1:], hs[1:], out=dh_da)
             np.subtract(1, dh_da, out=dh_da)  # 1 - h^2
@@ -164,7 +164,7 @@ class _LSTMRecurrence:
         return None if b_ih is None else b_ih + b_hh
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        _, T, N, H = xw.shape
+        T, _, N, H = xw.shape
         w_hh_t = _per_gate(w_hh, 4).transpose(0, 2, 1)  # h @ w_hh_t[k] = h W_hh,k^T
         hs = np.empty((T + 1, N, H), dtype=xw.dtype)
         cs = np.empty((T + 1, N, H), dtype=xw.dtype)
@@ -173,7 +173,7 @@ class _LSTMRecurrence:
         i_g = np.empty((N, H), dtype=xw.dtype)
         hs[0], cs[0] = h0, c0
         for t in range(T):
-            a = xw[:, t]  # (4, N, H): a_i, a_f, a_g, a_o, activated in place below
+            a = xw[t]  # (4, N, H): a_i, a_f, a_g, a_o, activated in place below
             a += np.matmul(hs[t], w_hh_t, out=hw)
             i, f, g, o = a
             _sigmoid_(a[:2])  # i and f
@@ -186,8 +186,8 @@ class _LSTMRecurrence:
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
         acts, cs, tanh_cs = cache
-        _, T, N, H = acts.shape
-        i, f, g, o = acts  # each (T, N, H)
+        T, _, N, H = acts.shape
+        i, f, g, o = acts.transpose(1, 0, 2, 3)  # each (T, N, H)
         w_hh_k = _per_gate(w_hh, 4)
         da = np.empty_like(acts)
         dh = _start_grad(grad_h_last, (N, H), acts.dtype)
@@ -201,10 +201,10 @@ class _LSTMRecurrence:
             np.subtract(1, dh_dc, out=dh_dc)
             dh_dc *= o[t]  # dh_t/dc_t = o (1 - tanh(c_t)^2)
             dc += np.multiply(dh, dh_dc, out=dh_dc)
-            d = da[:, t]  # the local derivatives, then (in place) the gradients of the 4 gates
+            d = da[t]  # the local derivatives, then (in place) the gradients of the 4 gates
             d_i, d_f, d_g, d_o = d
-            np.subtract(1, acts[:, t], out=d)
-            d *= acts[:, t]  # s (1 - s) for i, f, o (the g block is overwritten next)
+            np.subtract(1, acts[t], out=d)
+            d *= acts[t]  # s (1 - s) for i, f, o (the g block is overwritten next)
             np.multiply(g[t], g[t], out=d_g)
             np.subtract(1, d_g, out=d_g)
             d_i *= g[t]  # dc/da_i = g i (1 - i)
@@ -251,7 +251,7 @@ class _GRURecurrence:
         return np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])  # b_ir + b_hr, b_iz + b_hz, b_in
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
-        _, T, N, H = xw.shape
+        T, _, N, H = xw.shape
         w_hh_t = _per_gate(w_hh, 3).transpose(0, 2, 1)
         b_hn = None if b_hh is None else b_hh[2 * H:]  # stays inside r * (...)
         hs = np.empty((T + 1, N, H), dtype=xw.dtype)
@@ -260,7 +260,7 @@ class _GRURecurrence:
         hs[0] = h0
         for t in range(T):
             np.matmul(hs[t], w_hh_t, out=hw)
-            a = xw[:, t]  # (3, N, H), activated in place: r, z, n
+            a = xw[t]  # (3, N, H), activated in place: r, z, n
             r, z, n = a
             a[:2] += hw[:2]
             _sigmoid_(a[:2])  # r and z
@@ -278,8 +278,8 @@ class _GRURecurrence:
 
     def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
         acts, hns, hs = cache
-        _, T, N, H = acts.shape
-        r, z, n = acts  # each (T, N, H)
+        T, _, N, H = acts.shape
+        r, z, n = acts.transpose(1, 0, 2, 3)  # each (T, N, H)
         w_hh_k = _per_gate(w_hh, 3)
         dxw = np.empty_like(acts)
         dhw = np.empty_like(acts)
@@ -290,7 +290,7 @@ class _GRURecurrence:
         for t in reversed(range(T)):
             if grad_hs is not None:
                 dh += grad_hs[t]
-            da_r, da_z, da_n = dxw[:, t]
+            da_r, da_z, da_n = dxw[t]
             np.subtract(1, z[t], out=one_minus_z)
             np.multiply(n[t], n[t], out=da_n)
             np.subtract(1, da_n, out=da_n)
@@ -304,11 +304,11 @@ class _GRURecurrence:
             da_r *= r[t]
             da_r *= hns[t]
             da_r *= da_n  # da_r = da_n hn r (1 - r)
-            dhw[:2, t] = dxw[:2, t]  # r and z enter XW and HW alike
-            np.multiply(da_n, r[t], out=dhw[2, t])  # dHW_n = da_n * r
+            dhw[t, :2] = dxw[t, :2]  # r and z enter XW and HW alike
+            np.multiply(da_n, r[t], out=dhw[t, 2])  # dHW_n = da_n * r
             if t > 0 or need_state_grad:
                 dh *= z[t]  # the direct path h_t = ... + z * h_{t-1}
-                dh += _hidden_grad(dhw[:, t], w_hh_k, through_gates, scratch)  # plus through the gates
+                dh += _hidden_grad(dhw[t], w_hh_k, through_gates, scratch)  # plus through the gates
         return dxw, dhw, (dh if need_state_grad else None), None
 
 
@@ -332,7 +332,7 @@ def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     if bias is not None:
         x_rows = np.concatenate([x_rows, np.ones((T * N, 1), x.dtype)], axis=1)
         w_ih = np.concatenate([w_ih, bias[:, None]], axis=1)
-    xw = np.matmul(x_rows, _per_gate(w_ih, gates).transpose(0, 2, 1)).reshape(gates, T, N, H)
+    xw = np.matmul(x_rows.reshape(T, 1, N, -1), _per_gate(w_ih, gates).transpose(0, 2, 1))  # (T, K, N, H)
     hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_hh)
     return hs, cs, (x_rows, hs, cache)
 
@@ -345,19 +345,19 @@ def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_
     x_rows, hs, cache = saved
     w_ih, w_hh, b_ih, b_hh = params
     dxw, dhw, dh0, dc0 = recurrence.backward(cache, w_hh.data, grad_hs, grad_h_last, grad_c_last, need_state_grad)
-    gates, T, N, H = dxw.shape
-    shared = dhw is dxw
-    dxw, dhw = dxw.reshape(gates, T * N, H), dhw.reshape(gates, T * N, H)
-    # [dW_ih,k  db_k] = dXW_k^T [X 1]: the weight gradient and, in the last column, the bias gradient
-    dw = np.matmul(dxw.transpose(0, 2, 1), x_rows).reshape(gates * H, -1)
+    T, gates, N, H = dxw.shape
+    x_steps = x_rows.reshape(T, 1, N, -1)
+    # [dW_ih,k  db_k] = sum_t dXW_t,k^T [x_t 1]: the weight gradient and, in the last column, the bias gradient
+    dw = np.matmul(dxw.transpose(0, 1, 3, 2), x_steps).sum(axis=0).reshape(gates * H, -1)
     w_ih.accumulate_grad(np.ascontiguousarray(dw[:, :w_ih.shape[1]]))
-    w_hh.accumulate_grad(np.matmul(dhw.transpose(0, 2, 1), hs[:-1].reshape(T * N, H)).reshape(gates * H, H))
+    dw_hh = np.matmul(dhw.transpose(0, 1, 3, 2), hs[:-1, None]).sum(axis=0)  # dW_hh,k = sum_t dHW_t,k^T h_{t-1}
+    w_hh.accumulate_grad(dw_hh.reshape(gates * H, H))
     if b_ih is not None:
         db_ih = dw[:, -1].copy()
         b_ih.accumulate_grad(db_ih)
         # db_hh = sum of dHW over steps and samples (a product with 1s: fast)
-        b_hh.accumulate_grad(db_ih.copy() if shared else np.matmul(np.ones(T * N, hs.dtype), dhw).reshape(-1))
-    dx = np.matmul(dxw, _per_gate(w_ih.data, gates)).sum(axis=0)  # dx = sum_k dXW_k W_ih,k
+        b_hh.accumulate_grad(db_ih.copy() if dhw is dxw else np.matmul(np.ones(N, hs.dtype), dhw).sum(axis=0).reshape(-1))
+    dx = np.matmul(dxw, _per_gate(w_ih.data, gates)).sum(axis=1)  # dx_t = sum_k dXW_t,k W_ih,k
     return dx.reshape(T, N, -1), dh0, dc0
 
 
