@@ -19,17 +19,19 @@ all drawn from U(-1/sqrt(H), 1/sqrt(H)). The gates are stacked in the rows of ea
 uses rows k*H .. (k+1)*H, its own (H, H_in) and (H, H) matrices W_ih,k and W_hh,k.
 
 How the work is organised (for speed and for clarity, per layer and direction):
-    1. project the inputs of every step in ONE product (all T*N rows at once), the biases riding
-       along as a column of ones:   XW_k = [X 1] [W_ih,k  b_k]^T     (T*N, H) for each gate k
-    2. loop over t: one product per step for all gates:   HW_k = h_{t-1} W_hh,k^T     (N, H)
+    1. before the loop, project the inputs of every step in one (batched) product, the biases
+       riding along as a column of ones:   XW_t,k = [x_t 1] [W_ih,k  b_k]^T     (N, H) for each step t and gate k
+    2. loop over t: one product per step for all gates:   HW_t,k = h_{t-1} W_hh,k^T     (N, H)
     3. backward loops over t in reverse (the chain rule through h_{t-1}), storing each step's
-       gradients with respect to XW_t and HW_t; then, after the loop, one product each:
-           [dW_ih,k  db_k] = dXW_k^T [X 1],   dW_hh,k = dHW_k^T H_prev,   dx = sum_k dXW_k W_ih,k
+       gradients with respect to XW_t and HW_t; then, after the loop, one (batched) product each:
+           [dW_ih,k  db_k] = sum_t dXW_t,k^T [x_t 1],   dW_hh,k = sum_t dHW_t,k^T h_{t-1},
+           dx_t = sum_k dXW_t,k W_ih,k
 Rows are samples, as in torch (h_t @ W^T), so x, h_t and the output sequence are used in place
-without transposes. Within a step the gates are kept gate by gate, a (K, N, H) array whose block
-a[k] is one gate: ``i, f, g, o = a`` for the LSTM, each a contiguous (N, H) array, which keeps the
-element-wise work fast. The per-gate equations and derivatives are in ``_RNNRecurrence``,
-``_LSTMRecurrence`` and ``_GRURecurrence`` below; the cells (``RNNCell`` ...) run the same code for T = 1.
+without transposes. The gates are kept gate by gate: a step's gates are a (K, N, H) array whose
+block a[k] is one gate (``i, f, g, o = a`` for the LSTM), each a contiguous (N, H) array, which keeps
+the element-wise work fast; a whole sequence's are (T, K, N, H). The per-gate equations and
+derivatives are in ``_RNNRecurrence``, ``_LSTMRecurrence`` and ``_GRURecurrence`` below; the cells
+(``RNNCell`` ...) run the same code for T = 1.
 """
 
 import math
@@ -70,12 +72,12 @@ def _hidden_grad(da, w_hh, out, scratch):
 # -- the recurrences: one direction of one layer, over a whole sequence -----------------------------
 #
 # forward(xw, h0, c0, w_hh, b_hh) -> (hs, cs, cache)
-#     xw (K, T, N, H) = XW of every step, biases included (for the GRU all but b_hn, which is passed
+#     xw (T, K, N, H) = XW of every step, biases included (for the GRU all but b_hn, which is passed
 #     as b_hh); it is overwritten with the activated gates, which backward needs.
 #     h0, c0 (N, H); hs (T+1, N, H) with hs[0] = h0 and hs[t] = h_t; cs likewise for the LSTM, else None.
 # backward(cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad) -> (dxw, dhw, dh0, dc0)
 #     grad_hs (T, N, H) = dL/dh_t from outside the recurrence (the output sequence), or None;
-#     dxw = dL/dXW and dhw = dL/dHW, both (K, T, N, H), where XW_t = x_t W_ih^T + b_ih and
+#     dxw = dL/dXW and dhw = dL/dHW, both (T, K, N, H), where XW_t = x_t W_ih^T + b_ih and
 #     HW_t = h_{t-1} W_hh^T + b_hh (the same array when the two enter only as a sum).
 #     dh0, dc0 (N, H) = dL/dh0, dL/dc0 when need_state_grad, else None (their last product is skipped).
 #
@@ -165,7 +167,7 @@ class _LSTMRecurrence:
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
         T, _, N, H = xw.shape
-        w_hh_t = _per_gate(w_hh, 4).transpose(0, 2, 1)  # h @ w_hh_t[k] = h W_hh,k^T
+        w_hh_t = np.ascontiguousarray(_per_gate(w_hh, 4).transpose(0, 2, 1))  # h @ w_hh_t[k] = h W_hh,k^T
         hs = np.empty((T + 1, N, H), dtype=xw.dtype)
         cs = np.empty((T + 1, N, H), dtype=xw.dtype)
         tanh_cs = np.empty((T, N, H), dtype=xw.dtype)
@@ -252,7 +254,7 @@ class _GRURecurrence:
 
     def forward(self, xw, h0, c0, w_hh, b_hh):
         T, _, N, H = xw.shape
-        w_hh_t = _per_gate(w_hh, 3).transpose(0, 2, 1)
+        w_hh_t = np.ascontiguousarray(_per_gate(w_hh, 3).transpose(0, 2, 1))  # h @ w_hh_t[k] = h W_hh,k^T
         b_hn = None if b_hh is None else b_hh[2 * H:]  # stays inside r * (...)
         hs = np.empty((T + 1, N, H), dtype=xw.dtype)
         hns = np.empty((T, N, H), dtype=xw.dtype)  # hn of every step, for backward
@@ -322,12 +324,12 @@ def _make_recurrence(mode, nonlinearity="tanh"):
 def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     """x (T, N, H_in), h0 and c0 (N, H) -> (hs (T+1, N, H), cs, saved).
 
-    XW for all steps in one (per-gate batched) product, the input biases as a last column of ones in X:
-        XW_k = [X 1] [W_ih,k  b_k]^T = X W_ih,k^T + b_k
+    XW for all steps in one (batched) product, the input biases as a last column of ones in x:
+        XW_t,k = [x_t 1] [W_ih,k  b_k]^T = x_t W_ih,k^T + b_k        xw (T, K, N, H)
     """
     T, N, _ = x.shape
     gates, H = recurrence.gates, w_hh.shape[1]
-    x_rows = x.reshape(T * N, -1)  # (T*N, H_in): every step's samples, one row each
+    x_rows = x.reshape(T * N, -1)  # (T*N, H_in): every step's samples, one row each (then [x 1])
     bias = recurrence.input_bias(b_ih, b_hh)
     if bias is not None:
         x_rows = np.concatenate([x_rows, np.ones((T * N, 1), x.dtype)], axis=1)
@@ -338,7 +340,7 @@ def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
 
 
 def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_last, need_state_grad):
-    """Runs the recurrence backward, then every weight gradient and dx in one product each.
+    """Runs the recurrence backward, then every weight gradient and dx in one (batched) product each.
 
     Returns dx (T, N, H_in), and dh0 and dc0 (N, H) when need_state_grad (else None).
     """
