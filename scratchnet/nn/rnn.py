@@ -6,7 +6,7 @@ the feedback loop that lets information persist:
     h_t = cell(x_t, h_{t-1})          (and a cell state c_t for the LSTM)
 
 Shapes (torch's names): T sequence length, N batch, H_in input_size, H hidden_size,
-D = 2 if bidirectional else 1, L num_layers, G = gates * H (1 for RNN, 4 for LSTM, 3 for GRU).
+D = 2 if bidirectional else 1, L num_layers, K gates (1 for RNN, 4 for LSTM, 3 for GRU), G = K * H.
 
     input   (T, N, H_in)   -- (N, T, H_in) with batch_first; unbatched (T, H_in)
     h0, c0  (L*D, N, H)    -- zeros when not given; unbatched (L*D, H)
@@ -15,17 +15,23 @@ D = 2 if bidirectional else 1, L num_layers, G = gates * H (1 for RNN, 4 for LST
 
 Parameters, per layer k (``_reverse`` suffix for the backward direction), exactly torch's:
     weight_ih_l{k} (G, H_in or D*H), weight_hh_l{k} (G, H), bias_ih_l{k} (G,), bias_hh_l{k} (G,)
-all drawn from U(-1/sqrt(H), 1/sqrt(H)). The gates are stacked in the rows of each matrix.
+all drawn from U(-1/sqrt(H), 1/sqrt(H)). The gates are stacked in the rows of each matrix: gate k
+uses rows k*H .. (k+1)*H, its own (H, H_in) and (H, H) matrices W_ih,k and W_hh,k.
 
 How the work is organised (for speed and for clarity, per layer and direction):
-    1. project the inputs of every step in ONE product:   XW = X W_ih^T + b_ih     (T*N, G)
-    2. loop over t: one product per step for all gates:   HW = h_{t-1} W_hh^T + b_hh (N, G)
+    1. before the loop, project the inputs of every step in one (batched) product, the biases
+       riding along as a column of ones:   XW_t,k = [x_t 1] [W_ih,k  b_k]^T     (N, H) for each step t and gate k
+    2. loop over t: one product per step for all gates:   HW_t,k = h_{t-1} W_hh,k^T     (N, H)
     3. backward loops over t in reverse (the chain rule through h_{t-1}), storing each step's
-       gradients with respect to XW_t and HW_t; then, after the loop, one product each:
-           dW_ih = dXW^T X,   dx = dXW W_ih,   dW_hh = dHW^T H_prev,
-           db_ih = sum dXW,   db_hh = sum dHW
-The per-gate equations and derivatives are in ``_RNNRecurrence``, ``_LSTMRecurrence`` and
-``_GRURecurrence`` below; the cells (``RNNCell`` ...) run the same code for T = 1.
+       gradients with respect to XW_t and HW_t; then, after the loop, one (batched) product each:
+           [dW_ih,k  db_k] = sum_t dXW_t,k^T [x_t 1],   dW_hh,k = sum_t dHW_t,k^T h_{t-1},
+           dx_t = sum_k dXW_t,k W_ih,k
+Rows are samples, as in torch (h_t @ W^T), so x, h_t and the output sequence are used in place
+without transposes. The gates are kept gate by gate: a step's gates are a (K, N, H) array whose
+block a[k] is one gate (``i, f, g, o = a`` for the LSTM), each a contiguous (N, H) array, which keeps
+the element-wise work fast; a whole sequence's are (T, K, N, H). The per-gate equations and
+derivatives are in ``_RNNRecurrence``, ``_LSTMRecurrence`` and ``_GRURecurrence`` below; the cells
+(``RNNCell`` ...) run the same code for T = 1.
 """
 
 import math
@@ -48,42 +54,45 @@ def _sigmoid_(a):
     return a
 
 
-def _zeros_if_none(grad, shape, dtype):
-    return np.zeros(shape, dtype) if grad is None else grad
+def _per_gate(weight, gates):
+    """(K*H, M) torch weight -> (K, H, M) view: one matrix per gate, W[k] = rows k*H .. (k+1)*H."""
+    return weight.reshape(gates, -1, weight.shape[-1])
+
+
+def _start_grad(grad, shape, dtype):
+    """A fresh (N, H) buffer holding dL/d(last state): the loops below update it in place."""
+    return np.zeros(shape, dtype) if grad is None else grad.astype(dtype, copy=True)
+
+
+def _hidden_grad(da, w_hh, out, scratch):
+    """dL/dh_{t-1} = sum_k dHW_k W_hh,k: da (K, N, H) and w_hh (K, H, H); one product per gate, then the sum."""
+    return np.sum(np.matmul(da, w_hh, out=scratch), axis=0, out=out)
 
 
 # -- the recurrences: one direction of one layer, over a whole sequence -----------------------------
 #
-# Inside, states are columns, as in the lecture's z = W x + b: h_t is (H, N), one column per sample,
-# and a whole sequence is (T, H, N). Then each step's gates are one contiguous (G, N) block and each
-# gate a block of its rows, so every element-wise step below runs over contiguous memory (several
-# times faster in NumPy than strided column slices), and each step's product is W_hh h_{t-1}.
+# forward(xw, h0, c0, w_hh, b_hh) -> (hs, cs, cache)
+#     xw (T, K, N, H) = XW of every step, biases included (for the GRU all but b_hn, which is passed
+#     as b_hh); it is overwritten with the activated gates, which backward needs.
+#     h0, c0 (N, H); hs (T+1, N, H) with hs[0] = h0 and hs[t] = h_t; cs likewise for the LSTM, else None.
+# backward(cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad) -> (dxw, dhw, dh0, dc0)
+#     grad_hs (T, N, H) = dL/dh_t from outside the recurrence (the output sequence), or None;
+#     dxw = dL/dXW and dhw = dL/dHW, both (T, K, N, H), where XW_t = x_t W_ih^T + b_ih and
+#     HW_t = h_{t-1} W_hh^T + b_hh (the same array when the two enter only as a sum).
+#     dh0, dc0 (N, H) = dL/dh0, dL/dc0 when need_state_grad, else None (their last product is skipped).
 #
-# The forward pass also stores each step's local derivatives (how c_t and h_t move with each gate's
-# pre-activation), computed while the step's values are fresh in the cache; the backward pass then
-# only multiplies the incoming gradients by them, a few products per step.
-#
-# forward(xw, h0, c0, w_hh, b_ih, b_hh) -> (hs, cs, cache)
-#     xw (T, G, N) = W_ih x_t for every step; h0, c0 (H, N);
-#     hs (T+1, H, N) with hs[0] = h0 and hs[t] = h_t; cs likewise for the LSTM, else None.
-# backward(cache, w_hh, grad_hs, grad_h_last, grad_c_last) -> (dxw, dhw, dh0, dc0)
-#     grad_hs (T, H, N) = dL/dh_t from outside the recurrence (the output sequence), or None;
-#     dxw = dL/dXW and dhw = dL/dHW, both (T, G, N), where XW_t = W_ih x_t + b_ih and
-#     HW_t = W_hh h_{t-1} + b_hh (the same array when the two enter only as a sum).
-
-
-def _column(bias):
-    return 0.0 if bias is None else bias[:, None]
+# The element-wise steps write into preallocated buffers (out=...), so a step allocates nothing.
 
 
 class _RNNRecurrence:
-    r"""Elman RNN:  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
+    r"""Elman RNN:  a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh,   h_t = tanh(a_t)  (or relu(a_t)).
 
-    Local derivative (stored by forward):  dh_t/da_t = 1 - h_t^2  (tanh),  [h_t > 0]  (relu; 0 at 0, as torch).
+    Local derivative (computed by backward for all steps at once from the stored h_t):
+        dh_t/da_t = 1 - h_t^2  (tanh),   [h_t > 0]  (relu; 0 at 0, as torch)
 
     Backward, with dh_t = dL/dh_t from the output plus from step t+1:
         da_t      = dh_t * dh_t/da_t
-        dh_{t-1}  = W_hh^T da_t                   (the recurrence: flows back to step t-1)
+        dh_{t-1}  = da_t W_hh                     (the recurrence: flows back to step t-1)
         dXW_t = dHW_t = da_t
     """
 
@@ -93,199 +102,216 @@ class _RNNRecurrence:
     def __init__(self, nonlinearity="tanh"):
         self.nonlinearity = nonlinearity
 
-    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
-        T, H, N = xw.shape
-        bias = _column(b_ih) + _column(b_hh)
-        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
-        dh_da = np.empty((T, H, N), dtype=xw.dtype)
+    def input_bias(self, b_ih, b_hh):
+        return None if b_ih is None else b_ih + b_hh
+
+    def forward(self, xw, h0, c0, w_hh, b_hh):
+        T, _, N, H = xw.shape
+        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
-            a = np.matmul(w_hh, hs[t], out=hs[t + 1])
-            a += xw[t]
-            a += bias
+            a = np.matmul(hs[t], w_hh.T, out=hs[t + 1])
+            a += xw[t, 0]
             if self.nonlinearity == "tanh":
-                h = np.tanh(a, out=a)
-                np.multiply(h, h, out=dh_da[t])
-                np.subtract(1, dh_da[t], out=dh_da[t])  # 1 - h^2
+                np.tanh(a, out=a)
             else:
-                h = np.maximum(a, 0, out=a)
-                np.greater(h, 0, out=dh_da[t])
-        return hs, None, dh_da
+                np.maximum(a, 0, out=a)
+        return hs, None, hs
 
-    def backward(self, dh_da, w_hh, grad_hs, grad_h_last, grad_c_last):
-        T, H, N = dh_da.shape
-        da = np.empty_like(dh_da)
-        dh = _zeros_if_none(grad_h_last, (H, N), dh_da.dtype)
+    def backward(self, hs, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
+        T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        da = np.empty((T, 1, N, H), dtype=hs.dtype)
+        dh_da = da[:, 0]  # dh_t/da_t of every step, then multiplied by dh_t in place
+        if self.nonlinearity == "tanh":
+            np.multiply(hs[1:], hs[1:], out=dh_da)
+            np.subtract(1, dh_da, out=dh_da)  # 1 - h^2
+        else:
+            np.greater(hs[1:], 0, out=dh_da)
+        dh = _start_grad(grad_h_last, (N, H), hs.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
-                dh = dh + grad_hs[t]
-            np.multiply(dh, dh_da[t], out=da[t])
-            dh = w_hh.T @ da[t]
-        return da, da, dh, None
+                dh += grad_hs[t]
+            da_t = np.multiply(dh_da[t], dh, out=dh_da[t])
+            if t > 0 or need_state_grad:
+                np.matmul(da_t, w_hh, out=dh)  # dh_{t-1} = da_t W_hh
+        return da, da, (dh if need_state_grad else None), None
 
 
 class _LSTMRecurrence:
     r"""LSTM, gates stacked i|f|g|o in the rows of W_ih and W_hh:
 
-        [a_i; a_f; a_g; a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        [a_i, a_f, a_g, a_o] = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
         i = sigmoid(a_i)   input gate        f = sigmoid(a_f)   forget gate
         g = tanh(a_g)      candidate         o = sigmoid(a_o)   output gate
         c_t = f * c_{t-1} + i * g            h_t = o * tanh(c_t)
 
-    Local derivatives (stored by forward), with sigmoid' = s (1 - s) and tanh' = 1 - tanh^2:
+    Local derivatives (computed by backward from the stored gates, c_t and tanh(c_t)),
+    with sigmoid' = s (1 - s) and tanh' = 1 - tanh^2:
         dc_t/da_i = g * i (1 - i)            dc_t/da_f = c_{t-1} * f (1 - f)
         dc_t/da_g = i * (1 - g^2)            dh_t/da_o = tanh(c_t) * o (1 - o)
         dh_t/dc_t = o * (1 - tanh(c_t)^2)    dc_t/dc_{t-1} = f
 
     Backward, with dh_t from the output plus step t+1 and dc_t from step t+1:
         dc    = dc_t + dh_t * dh_t/dc_t          (c_t reaches the loss directly and through h_t)
-        [da_i; da_f; da_g] = dc * [dc_t/da_i; dc_t/da_f; dc_t/da_g]
+        [da_i, da_f, da_g] = dc * [dc_t/da_i, dc_t/da_f, dc_t/da_g]
         da_o  = dh_t * dh_t/da_o
-        dc_{t-1} = dc * f                    dh_{t-1} = W_hh^T [da_i; da_f; da_g; da_o]
-        dXW_t = dHW_t = [da_i; da_f; da_g; da_o]
+        dc_{t-1} = dc * f                    dh_{t-1} = sum_k da_k W_hh,k
+        dXW_t = dHW_t = [da_i, da_f, da_g, da_o]
     """
 
     gates = 4
     has_cell = True
 
-    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
-        T, G, N = xw.shape
-        H = G // 4
-        bias = _column(b_ih) + _column(b_hh)
-        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
-        cs = np.empty((T + 1, H, N), dtype=xw.dtype)
-        acts = np.empty((T, G, N), dtype=xw.dtype)  # the activated gates i;f;g;o of every step
-        local = np.empty((T, G, N), dtype=xw.dtype)  # [dc/da_i; dc/da_f; dc/da_g; dh/da_o] of every step
-        dh_dc = np.empty((T, H, N), dtype=xw.dtype)
-        tanh_c = np.empty((H, N), dtype=xw.dtype)
+    def input_bias(self, b_ih, b_hh):
+        return None if b_ih is None else b_ih + b_hh
+
+    def forward(self, xw, h0, c0, w_hh, b_hh):
+        T, _, N, H = xw.shape
+        w_hh_t = np.ascontiguousarray(_per_gate(w_hh, 4).transpose(0, 2, 1))  # h @ w_hh_t[k] = h W_hh,k^T
+        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+        cs = np.empty((T + 1, N, H), dtype=xw.dtype)
+        tanh_cs = np.empty((T, N, H), dtype=xw.dtype)
+        hw = np.empty((4, N, H), dtype=xw.dtype)
+        i_g = np.empty((N, H), dtype=xw.dtype)
         hs[0], cs[0] = h0, c0
         for t in range(T):
-            a = np.matmul(w_hh, hs[t], out=acts[t])
-            a += xw[t]
-            a += bias
-            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            _sigmoid_(a[:2 * H])  # i and f
+            a = xw[t]  # (4, N, H): a_i, a_f, a_g, a_o, activated in place below
+            a += np.matmul(hs[t], w_hh_t, out=hw)
+            i, f, g, o = a
+            _sigmoid_(a[:2])  # i and f
             np.tanh(g, out=g)
             _sigmoid_(o)
             c = np.multiply(f, cs[t], out=cs[t + 1])
-            c += i * g
-            np.tanh(c, out=tanh_c)
-            np.multiply(o, tanh_c, out=hs[t + 1])
+            c += np.multiply(i, g, out=i_g)
+            np.multiply(o, np.tanh(c, out=tanh_cs[t]), out=hs[t + 1])
+        return hs, cs, (xw, cs, tanh_cs)
 
-            d = local[t]
-            np.subtract(1, a, out=d)
-            d *= a  # s (1 - s) for i, f, o (the g rows are overwritten next)
-            d[:H] *= g
-            d[H:2 * H] *= cs[t]
-            np.multiply(g, g, out=d[2 * H:3 * H])
-            np.subtract(1, d[2 * H:3 * H], out=d[2 * H:3 * H])
-            d[2 * H:3 * H] *= i
-            d[3 * H:] *= tanh_c
-            np.multiply(tanh_c, tanh_c, out=dh_dc[t])
-            np.subtract(1, dh_dc[t], out=dh_dc[t])
-            dh_dc[t] *= o
-        return hs, cs, (acts, local, dh_dc)
-
-    def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
-        acts, local, dh_dc = cache
-        T, G, N = acts.shape
-        H = G // 4
-        da = np.empty((T, G, N), dtype=acts.dtype)
-        dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
-        dc = _zeros_if_none(grad_c_last, (H, N), acts.dtype)
+    def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
+        acts, cs, tanh_cs = cache
+        T, _, N, H = acts.shape
+        i, f, g, o = acts.transpose(1, 0, 2, 3)  # each (T, N, H)
+        w_hh_k = _per_gate(w_hh, 4)
+        da = np.empty_like(acts)
+        dh = _start_grad(grad_h_last, (N, H), acts.dtype)
+        dc = _start_grad(grad_c_last, (N, H), acts.dtype)
+        dh_dc = np.empty((N, H), dtype=acts.dtype)
+        scratch = np.empty((4, N, H), dtype=acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
-                dh = dh + grad_hs[t]
-            dc = dc + dh * dh_dc[t]
-            # [da_i; da_f; da_g] = dc * [dc/da_i; dc/da_f; dc/da_g]: dc broadcast over the three gates
-            np.multiply(dc, local[t, :3 * H].reshape(3, H, N), out=da[t, :3 * H].reshape(3, H, N))
-            np.multiply(dh, local[t, 3 * H:], out=da[t, 3 * H:])  # da_o
-            dc = dc * acts[t, H:2 * H]  # dc_{t-1} = dc * f
-            dh = w_hh.T @ da[t]
+                dh += grad_hs[t]
+            np.multiply(tanh_cs[t], tanh_cs[t], out=dh_dc)
+            np.subtract(1, dh_dc, out=dh_dc)
+            dh_dc *= o[t]  # dh_t/dc_t = o (1 - tanh(c_t)^2)
+            dc += np.multiply(dh, dh_dc, out=dh_dc)
+            d = da[t]  # the local derivatives, then (in place) the gradients of the 4 gates
+            d_i, d_f, d_g, d_o = d
+            np.subtract(1, acts[t], out=d)
+            d *= acts[t]  # s (1 - s) for i, f, o (the g block is overwritten next)
+            np.multiply(g[t], g[t], out=d_g)
+            np.subtract(1, d_g, out=d_g)
+            d_i *= g[t]  # dc/da_i = g i (1 - i)
+            d_f *= cs[t]  # dc/da_f = c_{t-1} f (1 - f)
+            d_g *= i[t]  # dc/da_g = i (1 - g^2)
+            d_o *= tanh_cs[t]  # dh/da_o = tanh(c_t) o (1 - o)
+            d[:3] *= dc  # [da_i, da_f, da_g] = dc * [dc/da_i, dc/da_f, dc/da_g]
+            d_o *= dh  # da_o = dh * dh/da_o
+            dc *= f[t]  # dc_{t-1} = dc * f
+            if t > 0 or need_state_grad:
+                _hidden_grad(d, w_hh_k, dh, scratch)
+        if not need_state_grad:
+            dh = dc = None
         return da, da, dh, dc
 
 
 class _GRURecurrence:
     r"""GRU, gates stacked r|z|n, with b_hn inside the reset product as torch (and cuDNN) define it:
 
-        [xr; xz; xn] = W_ih x_t + b_ih
-        [hr; hz; hn] = W_hh h_{t-1} + b_hh
+        [xr, xz, xn] = x_t W_ih^T + b_ih
+        [hr, hz, hn] = h_{t-1} W_hh^T + b_hh
         r = sigmoid(xr + hr)      reset gate
         z = sigmoid(xz + hz)      update gate
         n = tanh(xn + r * hn)     candidate (a_n = xn + r * hn is its pre-activation)
         h_t = (1 - z) * n + z * h_{t-1}
 
-    Local derivatives (stored by forward):
+    Local derivatives (computed by backward from the stored r, z, n, hn and h_{t-1}):
         dh_t/da_n = (1 - z) (1 - n^2)        dh_t/da_z = (h_{t-1} - n) z (1 - z)
         da_n/da_r = hn * r (1 - r)           da_n/dhn = r        dh_t/dh_{t-1} (direct) = z
 
     Backward, with dh_t from the output plus step t+1:
         da_n = dh_t * dh_t/da_n      da_z = dh_t * dh_t/da_z      da_r = da_n * da_n/da_r
-        dXW_t = [da_r; da_z; da_n]          dHW_t = [da_r; da_z; da_n * r]
-        dh_{t-1} = dh_t * z + W_hh^T dHW_t
+        dXW_t = [da_r, da_z, da_n]          dHW_t = [da_r, da_z, da_n * r]
+        dh_{t-1} = dh_t * z + sum_k dHW_t,k W_hh,k
     """
 
     gates = 3
     has_cell = False
 
-    def forward(self, xw, h0, c0, w_hh, b_ih, b_hh):
-        T, G, N = xw.shape
-        H = G // 3
-        b_ih = np.zeros(G, xw.dtype) if b_ih is None else b_ih
-        b_hh = np.zeros(G, xw.dtype) if b_hh is None else b_hh
-        bias_rz = (b_ih[:2 * H] + b_hh[:2 * H])[:, None]  # b_ir + b_hr, b_iz + b_hz: plain sums
-        b_in, b_hn = b_ih[2 * H:, None], b_hh[2 * H:, None]  # b_hn stays inside r * (...)
-        hs = np.empty((T + 1, H, N), dtype=xw.dtype)
-        acts = np.empty((T, G, N), dtype=xw.dtype)  # r;z;n of every step
-        local = np.empty((T, G, N), dtype=xw.dtype)  # [da_n/da_r; dh/da_z; dh/da_n] of every step
-        hw = np.empty((G, N), dtype=xw.dtype)
-        one_minus_z = np.empty((H, N), dtype=xw.dtype)
+    def input_bias(self, b_ih, b_hh):
+        if b_ih is None:
+            return None
+        H = b_ih.shape[0] // 3
+        return np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])  # b_ir + b_hr, b_iz + b_hz, b_in
+
+    def forward(self, xw, h0, c0, w_hh, b_hh):
+        T, _, N, H = xw.shape
+        w_hh_t = np.ascontiguousarray(_per_gate(w_hh, 3).transpose(0, 2, 1))  # h @ w_hh_t[k] = h W_hh,k^T
+        b_hn = None if b_hh is None else b_hh[2 * H:]  # stays inside r * (...)
+        hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+        hns = np.empty((T, N, H), dtype=xw.dtype)  # hn of every step, for backward
+        hw = np.empty((3, N, H), dtype=xw.dtype)
         hs[0] = h0
         for t in range(T):
-            np.matmul(w_hh, hs[t], out=hw)
-            rz, n = acts[t, :2 * H], acts[t, 2 * H:]
-            r, z = rz[:H], rz[H:]
-            np.add(xw[t, :2 * H], hw[:2 * H], out=rz)
-            rz += bias_rz
-            _sigmoid_(rz)
-            hn = hw[2 * H:]
-            hn += b_hn
-            np.multiply(r, hn, out=n)
-            n += xw[t, 2 * H:]
-            n += b_in
+            np.matmul(hs[t], w_hh_t, out=hw)
+            a = xw[t]  # (3, N, H), activated in place: r, z, n
+            r, z, n = a
+            a[:2] += hw[:2]
+            _sigmoid_(a[:2])  # r and z
+            hn = hns[t]
+            if b_hn is None:
+                hn[...] = hw[2]
+            else:
+                np.add(hw[2], b_hn, out=hn)
+            n += np.multiply(r, hn, out=hw[2])
             np.tanh(n, out=n)
-            h = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n), finished below
-
-            d = local[t]
-            np.subtract(1, rz, out=d[:2 * H])
-            d[:2 * H] *= rz  # r (1 - r); z (1 - z)
-            d[:H] *= hn
-            d[H:2 * H] *= h  # (h_{t-1} - n) z (1 - z)
-            np.multiply(n, n, out=d[2 * H:])
-            np.subtract(1, d[2 * H:], out=d[2 * H:])
-            d[2 * H:] *= np.subtract(1, z, out=one_minus_z)
-
+            h = np.subtract(hs[t], n, out=hs[t + 1])  # h_t = n + z * (h_{t-1} - n)
             h *= z
             h += n
-        return hs, None, (acts, local)
+        return hs, None, (xw, hns, hs)
 
-    def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last):
-        acts, local = cache
-        T, G, N = acts.shape
-        H = G // 3
-        dxw = np.empty((T, G, N), dtype=acts.dtype)
-        dhw = np.empty((T, G, N), dtype=acts.dtype)
-        dh = _zeros_if_none(grad_h_last, (H, N), acts.dtype)
+    def backward(self, cache, w_hh, grad_hs, grad_h_last, grad_c_last, need_state_grad):
+        acts, hns, hs = cache
+        T, _, N, H = acts.shape
+        r, z, n = acts.transpose(1, 0, 2, 3)  # each (T, N, H)
+        w_hh_k = _per_gate(w_hh, 3)
+        dxw = np.empty_like(acts)
+        dhw = np.empty_like(acts)
+        dh = _start_grad(grad_h_last, (N, H), acts.dtype)
+        one_minus_z = np.empty((N, H), dtype=acts.dtype)
+        through_gates = np.empty((N, H), dtype=acts.dtype)
+        scratch = np.empty((3, N, H), dtype=acts.dtype)
         for t in reversed(range(T)):
             if grad_hs is not None:
-                dh = dh + grad_hs[t]
-            da_n = np.multiply(dh, local[t, 2 * H:], out=dxw[t, 2 * H:])
-            np.multiply(da_n, local[t, :H], out=dhw[t, :H])  # da_r
-            np.multiply(dh, local[t, H:2 * H], out=dhw[t, H:2 * H])  # da_z
-            np.multiply(da_n, acts[t, :H], out=dhw[t, 2 * H:])  # dHW_n = da_n * r
-            dh = dh * acts[t, H:2 * H] + w_hh.T @ dhw[t]  # direct path (z) plus through the gates
-        dxw[:, :2 * H] = dhw[:, :2 * H]  # r and z enter XW and HW alike
-        return dxw, dhw, dh, None
+                dh += grad_hs[t]
+            da_r, da_z, da_n = dxw[t]
+            np.subtract(1, z[t], out=one_minus_z)
+            np.multiply(n[t], n[t], out=da_n)
+            np.subtract(1, da_n, out=da_n)
+            da_n *= one_minus_z
+            da_n *= dh  # da_n = dh (1 - z) (1 - n^2)
+            np.subtract(hs[t], n[t], out=da_z)
+            da_z *= z[t]
+            da_z *= one_minus_z
+            da_z *= dh  # da_z = dh (h_{t-1} - n) z (1 - z)
+            np.subtract(1, r[t], out=da_r)
+            da_r *= r[t]
+            da_r *= hns[t]
+            da_r *= da_n  # da_r = da_n hn r (1 - r)
+            dhw[t, :2] = dxw[t, :2]  # r and z enter XW and HW alike
+            np.multiply(da_n, r[t], out=dhw[t, 2])  # dHW_n = da_n * r
+            if t > 0 or need_state_grad:
+                dh *= z[t]  # the direct path h_t = ... + z * h_{t-1}
+                dh += _hidden_grad(dhw[t], w_hh_k, through_gates, scratch)  # plus through the gates
+        return dxw, dhw, (dh if need_state_grad else None), None
 
 
 def _make_recurrence(mode, nonlinearity="tanh"):
@@ -296,32 +322,45 @@ def _make_recurrence(mode, nonlinearity="tanh"):
 
 
 def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-    """x (T, H_in, N), h0 and c0 (H, N) -> (hs (T+1, H, N), cs, saved).
+    """x (T, N, H_in), h0 and c0 (N, H) -> (hs (T+1, N, H), cs, saved).
 
-    XW_t = W_ih x_t for all steps in one (batched) product; the recurrence adds the biases.
+    XW for all steps in one (batched) product, the input biases as a last column of ones in x:
+        XW_t,k = [x_t 1] [W_ih,k  b_k]^T = x_t W_ih,k^T + b_k        xw (T, K, N, H)
     """
-    xw = w_ih @ x
-    hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_ih, b_hh)
-    return hs, cs, (x, hs, cache)
+    T, N, _ = x.shape
+    gates, H = recurrence.gates, w_hh.shape[1]
+    x_rows = x.reshape(T * N, -1)  # (T*N, H_in): every step's samples, one row each (then [x 1])
+    bias = recurrence.input_bias(b_ih, b_hh)
+    if bias is not None:
+        x_rows = np.concatenate([x_rows, np.ones((T * N, 1), x.dtype)], axis=1)
+        w_ih = np.concatenate([w_ih, bias[:, None]], axis=1)
+    xw = np.matmul(x_rows.reshape(T, 1, N, -1), _per_gate(w_ih, gates).transpose(0, 2, 1))  # (T, K, N, H)
+    hs, cs, cache = recurrence.forward(xw, h0, c0, w_hh, b_hh)
+    return hs, cs, (x_rows, hs, cache)
 
 
-def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_last):
-    """Runs the recurrence backward, then every weight gradient and dx in one product each.
+def _direction_backward(recurrence, saved, params, grad_hs, grad_h_last, grad_c_last, need_state_grad):
+    """Runs the recurrence backward, then every weight gradient and dx in one (batched) product each.
 
-    Returns dx (T, H_in, N), dh0 and dc0 (H, N).
+    Returns dx (T, N, H_in), and dh0 and dc0 (N, H) when need_state_grad (else None).
     """
-    x, hs, cache = saved
+    x_rows, hs, cache = saved
     w_ih, w_hh, b_ih, b_hh = params
-    dxw, dhw, dh0, dc0 = recurrence.backward(cache, w_hh.data, grad_hs, grad_h_last, grad_c_last)
-    w_ih.accumulate_grad((dxw @ x.swapaxes(1, 2)).sum(axis=0))  # dW_ih = sum_t dXW_t x_t^T
-    w_hh.accumulate_grad((dhw @ hs[:-1].swapaxes(1, 2)).sum(axis=0))  # dW_hh = sum_t dHW_t h_{t-1}^T
+    dxw, dhw, dh0, dc0 = recurrence.backward(cache, w_hh.data, grad_hs, grad_h_last, grad_c_last, need_state_grad)
+    T, gates, N, H = dxw.shape
+    x_steps = x_rows.reshape(T, 1, N, -1)
+    # [dW_ih,k  db_k] = sum_t dXW_t,k^T [x_t 1]: the weight gradient and, in the last column, the bias gradient
+    dw = np.matmul(dxw.transpose(0, 1, 3, 2), x_steps).sum(axis=0).reshape(gates * H, -1)
+    w_ih.accumulate_grad(np.ascontiguousarray(dw[:, :w_ih.shape[1]]))
+    dw_hh = np.matmul(dhw.transpose(0, 1, 3, 2), hs[:-1, None]).sum(axis=0)  # dW_hh,k = sum_t dHW_t,k^T h_{t-1}
+    w_hh.accumulate_grad(dw_hh.reshape(gates * H, H))
     if b_ih is not None:
-        ones = np.ones(hs.shape[2], dtype=hs.dtype)
-        db_ih = (dxw @ ones).sum(axis=0)  # db = sum over steps and samples (a product with 1s: fast)
+        db_ih = dw[:, -1].copy()
         b_ih.accumulate_grad(db_ih)
-        b_hh.accumulate_grad(db_ih.copy() if dhw is dxw else (dhw @ ones).sum(axis=0))
-    dx = w_ih.data.T @ dxw  # dx_t = W_ih^T dXW_t
-    return dx, dh0, dc0
+        # db_hh = sum of dHW over steps and samples (a product with 1s: fast)
+        b_hh.accumulate_grad(db_ih.copy() if dhw is dxw else np.matmul(np.ones(N, hs.dtype), dhw).sum(axis=0).reshape(-1))
+    dx = np.matmul(dxw, _per_gate(w_ih.data, gates)).sum(axis=1)  # dx_t = sum_k dXW_t,k W_ih,k
+    return dx.reshape(T, N, -1), dh0, dc0
 
 
 # -- argument checks shared by layers and cells -----------------------------------------------------
@@ -447,29 +486,31 @@ class _RNNBase(Module):
         has_cell, D = self._recurrence.has_cell, self._directions
         h_n, c_n = np.empty_like(h0), (np.empty_like(c0) if has_cell else None)
         saved, masks = [], []
-        layer_input = x.transpose(0, 2, 1)  # (T, H_in, N): states and inputs are columns inside
+        layer_input = x  # (T, N, H_in)
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(D):
                 index = layer * D + direction
                 w_ih, w_hh, b_ih, b_hh = (p.data if p is not None else None for p in self._params(layer, direction))
                 sequence = layer_input if direction == 0 else layer_input[::-1]  # reverse reads t = T..1
-                hs, cs, cache = _direction_forward(self._recurrence, sequence, h0[index].T,
-                                                   c0[index].T if has_cell else None, w_ih, w_hh, b_ih, b_hh)
+                hs, cs, cache = _direction_forward(self._recurrence, sequence, h0[index],
+                                                   c0[index] if has_cell else None, w_ih, w_hh, b_ih, b_hh)
                 saved.append(cache)
-                h_n[index] = hs[-1].T
+                h_n[index] = hs[-1]
                 if has_cell:
-                    c_n[index] = cs[-1].T
+                    c_n[index] = cs[-1]
                 outputs.append(hs[1:] if direction == 0 else hs[:0:-1])
-            layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=1)  # (T, D*H, N)
+            layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)  # (T, N, D*H)
             mask = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 # Dropout between layers: zero each element with probability p, scale the rest by 1 / (1 - p).
-                keep = default_generator().random(layer_input.shape) >= self.dropout
+                # (Drawn as (T, D*H, N) and viewed as (T, N, D*H): the same mask for a seed as before.)
+                T, N, width = layer_input.shape
+                keep = default_generator().random((T, width, N)).transpose(0, 2, 1) >= self.dropout
                 mask = keep.astype(dtype) * (1.0 / (1.0 - self.dropout) if self.dropout < 1 else 0.0)
                 layer_input = layer_input * mask
             masks.append(mask)
-        output = layer_input.transpose(0, 2, 1)  # (T, N, D*H)
+        output = layer_input  # (T, N, D*H)
         self._saved, self._masks = saved, masks
         self._batched, self._given_state, self._batch_size = batched, hx is not None, x.shape[1]
         if batched and self.batch_first:
@@ -515,32 +556,35 @@ class _RNNBase(Module):
         grad_output, grad_h_n, grad_c_n = self._unpack_grad(grad)
         has_cell, H, D = self._recurrence.has_cell, self.hidden_size, self._directions
         dtype = self.weight_ih_l0.dtype
-        grad_h0 = np.zeros((self.num_layers * D, self._batch_size, H), dtype)
-        grad_c0 = np.zeros_like(grad_h0) if has_cell else None
-        # dL/d(this layer's output sequence) as columns (T, D*H, N), or None
-        grad_layer_output = None if grad_output is None else np.ascontiguousarray(grad_output.transpose(0, 2, 1))
+        need_state_grad = self._given_state
+        grad_h0 = np.zeros((self.num_layers * D, self._batch_size, H), dtype) if need_state_grad else None
+        grad_c0 = np.zeros_like(grad_h0) if has_cell and need_state_grad else None
+        grad_layer_output = grad_output  # dL/d(this layer's output sequence) (T, N, D*H), or None
         for layer in reversed(range(self.num_layers)):
             if grad_layer_output is not None and self._masks[layer] is not None:
                 grad_layer_output = grad_layer_output * self._masks[layer]
             grad_layer_input = None
             for direction in range(D):
                 index = layer * D + direction
-                grad_hs = None if grad_layer_output is None else grad_layer_output[:, direction * H:(direction + 1) * H]
+                grad_hs = None if grad_layer_output is None else grad_layer_output[:, :, direction * H:(direction + 1) * H]
                 if grad_hs is not None and direction == 1:
                     grad_hs = grad_hs[::-1]
                 dx, dh0, dc0 = _direction_backward(
                     self._recurrence, self._saved[index], self._params(layer, direction), grad_hs,
-                    None if grad_h_n is None else grad_h_n[index].T, None if grad_c_n is None else grad_c_n[index].T)
-                grad_h0[index] = dh0.T
-                if has_cell:
-                    grad_c0[index] = dc0.T
+                    None if grad_h_n is None else grad_h_n[index], None if grad_c_n is None else grad_c_n[index],
+                    need_state_grad)
+                if need_state_grad:
+                    grad_h0[index] = dh0
+                    if has_cell:
+                        grad_c0[index] = dc0
                 dx = dx if direction == 0 else dx[::-1]
                 grad_layer_input = dx if grad_layer_input is None else grad_layer_input + dx
             grad_layer_output = grad_layer_input
-        grad_input = grad_layer_output.transpose(0, 2, 1)  # (T, N, H_in)
+        grad_input = grad_layer_output  # (T, N, H_in)
         if not self._batched:
-            grad_input, grad_h0 = grad_input[:, 0], grad_h0[:, 0]
-            grad_c0 = grad_c0[:, 0] if has_cell else None
+            grad_input = grad_input[:, 0]
+            if need_state_grad:
+                grad_h0, grad_c0 = grad_h0[:, 0], (grad_c0[:, 0] if has_cell else None)
         elif self.batch_first:
             grad_input = grad_input.swapaxes(0, 1)
         if not self._given_state:
@@ -647,13 +691,13 @@ class _CellBase(Module):
                     raise ValueError(f"{name} expected {label} of shape {shape_str(expected)} for input of shape "
                                      f"{shape_str(input.shape)}, got {shape_str(state.shape)}")
             states = [s if batched else s[None] for s in states]
-        hs, cs, self._saved = _direction_forward(self._recurrence, x.T[None], states[0].T,
-                                                 states[1].T if has_cell else None,
+        hs, cs, self._saved = _direction_forward(self._recurrence, x[None], states[0],
+                                                 states[1] if has_cell else None,
                                                  self.weight_ih.data, self.weight_hh.data,
                                                  None if self.bias_ih is None else self.bias_ih.data,
                                                  None if self.bias_hh is None else self.bias_hh.data)
         self._batched, self._given_state, self._state_shape = batched, hx is not None, expected
-        h, c = hs[1].T, (None if cs is None else cs[1].T)  # (N, H)
+        h, c = hs[1], (None if cs is None else cs[1])  # (N, H)
         if not batched:
             h, c = h[0], (None if c is None else c[0])
         return (h, c) if has_cell else h
@@ -671,15 +715,15 @@ class _CellBase(Module):
             if value is not None and value.shape != self._state_shape:
                 raise ValueError(f"{name}.backward: gradient of shape {shape_str(value.shape)}, expected "
                                  f"{shape_str(self._state_shape)} like the forward's result")
-        grads = [None if g is None else (g if self._batched else g[None]).T for g in grads]  # (H, N) columns
+        grads = [None if g is None else (g if self._batched else g[None]) for g in grads]  # (N, H)
         params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         dx, dh, dc = _direction_backward(self._recurrence, self._saved, params, None, grads[0],
-                                         grads[1] if has_cell else None)
-        dx, dh, dc = dx[0].T, dh.T, (None if dc is None else dc.T)  # back to rows (N, .)
+                                         grads[1] if has_cell else None, self._given_state)
+        dx = dx[0]  # (N, H_in)
+        if not self._given_state:
+            return dx if self._batched else dx[0]
         if not self._batched:
             dx, dh, dc = dx[0], dh[0], (None if dc is None else dc[0])
-        if not self._given_state:
-            return dx
         return (dx, (dh, dc)) if has_cell else (dx, dh)
 
     def extra_repr(self):
