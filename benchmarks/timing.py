@@ -6,6 +6,10 @@ steal the cores from torch's threads when the two alternate, flattering NumPy by
 """
 
 import os
+import sys
+
+# The checkout's packages, not whatever copy is installed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"

@@ -1,0 +1,24 @@
+"""Every benchmark in one run: python benchmarks/run_all.py [--dtype float32|float64]."""
+
+import timing  # noqa: F401  (must come first: pins threads before NumPy/torch load)
+
+import argparse
+
+import bench_cnn
+import bench_mlp
+import bench_rnn
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    args = parser.parse_args()
+    bench_mlp.main()  # the MLP cases are float32, as the issue sets them
+    print()
+    bench_cnn.main(["--dtype", args.dtype])
+    print()
+    bench_rnn.main(["--dtype", args.dtype])
+
+
+if __name__ == "__main__":
+    main()
