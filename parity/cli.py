@@ -3,6 +3,8 @@
     python -m parity [options]          train both sides and compare (--report DIR: markdown and plots)
     python -m parity trace [options]    one training step of a tiny network, every quantity side by side
     python -m parity fuzz [options]     random architectures, losses and optimizers, checked by hypothesis
+    python -m parity export M.snet M.pt a saved scratchnet model as a torch state_dict file
+    python -m parity import M.pt M.snet a torch state_dict file into the model the options describe
 
 Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad input.
 """
@@ -33,8 +35,9 @@ def build_parser():
         prog="python -m parity",
         description="Train a model in scratchnet (NumPy) and PyTorch side by side and compare logits, loss, "
         "gradients and parameters at every step. With no options: the lecture's experiment in float64.",
-        epilog="Also: 'python -m parity trace' (one training step, every quantity side by side) and "
-        "'python -m parity fuzz' (hypothesis-driven differential testing); add --help to either.",
+        epilog="Also: 'python -m parity trace' (one training step, every quantity side by side), "
+        "'python -m parity fuzz' (hypothesis-driven differential testing), 'python -m parity export' and "
+        "'python -m parity import' (torch state_dict files); add --help to any of them.",
     )
     add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
