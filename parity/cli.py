@@ -20,13 +20,14 @@ import scratchnet
 import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
+from scratchnet._entry import exit_status
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.progress import progress_bar
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad usage or bad input: printed as one line, exit status 2."""
 
 
@@ -69,14 +70,19 @@ def print_summary(report):
     print()
     print(f"{'largest |difference|':<22} {'trajectory':>10} {'tolerance':>10} {'from shared weights':>20}")
     trajectory_tol = report.tolerances["trajectory"]
+    trained = bool(report.steps)  # with --epochs 0 only the test outputs were compared
+
+    def number(value):
+        return format(value, ".2e") if trained else "n/a"
+
     for kind, value in report.max_abs_diff.items():
         step = report.step_max_abs_diff.get(kind)
-        print(f"{kind:<22} {value:>10.2e} {trajectory_tol[kind]['atol']:>10.0e} "
-              f"{'' if step is None else format(step, '.2e'):>20}")
+        shown = format(value, ".2e") if trained or kind == "logits" else "n/a"  # logits include the test outputs
+        print(f"{kind:<22} {shown:>10} {trajectory_tol[kind]['atol']:>10.0e} {'' if step is None else number(step):>20}")
     print()
     print(f"{'parameter':<22} {'max |grad diff|':>16} {'max |param diff|':>17}")
     for name, diffs in report.per_parameter.items():
-        print(f"{name:<22} {diffs['grad']:>16.2e} {diffs['param']:>17.2e}")
+        print(f"{name:<22} {number(diffs['grad']):>16} {number(diffs['param']):>17}")
     print()
     for side in ("scratchnet", "torch"):
         print(f"{side + ':':<12}{format_scores(report.test_metrics[side])}")
@@ -109,7 +115,8 @@ def run(args):
         torch_model = getattr(torchnet, name)(**kwargs).to(torch_dtype(dtype))
         scratch_model = getattr(scratchnet.models, name)(**kwargs, dtype=dtype)
 
-    print(f"Parity: {experiment.describe()}")
+    loaded = f" loaded from {args.load}" if args.load else ""
+    print(f"Parity: {experiment.describe((name, kwargs))}{loaded}")
     print(f"{'':<14}  {'scratchnet':>12}  {'torch':>12}  {'|diff|':>9}")
     with progress_bar(experiment.epochs, "Parity", quiet=args.quiet) as bar:
         report = train_side_by_side(
@@ -146,10 +153,4 @@ def main(argv=None):
         module, function = SUBCOMMANDS[argv[0]]
         return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)  # argparse exits 2 on bad usage
-    try:
-        return run(args)
-    except BrokenPipeError:
-        raise  # the reader went away (| head): not an input error; run_cli ends quietly
-    except (ValueError, TypeError, OSError, UsageError) as error:
-        print(f"python -m parity: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    return exit_status("python -m parity", lambda: run(args))

@@ -10,10 +10,10 @@ Exit status: 0 done, 2 bad usage or a file that does not fit.
 """
 
 import argparse
-import sys
 
 import scratchnet
 from parity.interchange import export_torch_state_dict, import_torch_state_dict
+from scratchnet._entry import exit_status
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args
 
 
@@ -23,7 +23,7 @@ def export_main(argv=None):
     parser.add_argument("model", help="a file written by scratchnet.save (or python -m scratchnet --save)")
     parser.add_argument("out", help="the torch file to write")
     args = parser.parse_args(argv)
-    return _run("export", lambda: _export(args.model, args.out))
+    return exit_status("python -m parity export", lambda: _export(args.model, args.out))
 
 
 def _export(source, out):
@@ -33,6 +33,7 @@ def _export(source, out):
     print(f"Wrote {out}: the state_dict of a {name} ({len(model.state_dict())} tensors). In PyTorch:")
     print(f"  model = torchnet.{name}(**{model.config()})")
     print(f"  model.load_state_dict(torch.load({str(out)!r}, weights_only=True))")
+    return 0
 
 
 def import_main(argv=None):
@@ -43,7 +44,7 @@ def import_main(argv=None):
     parser.add_argument("out", help="the scratchnet model file to write")
     add_experiment_arguments(parser, default_dtype="float32")
     args = parser.parse_args(argv)
-    return _run("import", lambda: _import(args))
+    return exit_status("python -m parity import", lambda: _import(args))
 
 
 def _import(args):
@@ -53,14 +54,4 @@ def _import(args):
     import_torch_state_dict(model, args.source)
     scratchnet.save(model, args.out)
     print(f"Wrote {args.out}: a {name}({kwargs}) with the weights of {args.source}")
-
-
-def _run(command, action):
-    try:
-        action()
-    except BrokenPipeError:
-        raise
-    except (ValueError, TypeError, OSError) as error:
-        print(f"python -m parity {command}: error: {error}", file=sys.stderr)
-        return 2
     return 0

@@ -30,11 +30,11 @@ import numpy as np
 import torch
 
 import scratchnet
-from scratchnet import metrics
 import torchnet
 import torchnet.training
 from parity.training import train_side_by_side
 from parity.transfer import to_torch, torch_dtype
+from scratchnet import metrics
 from scratchnet.data import Split, iterate_batches
 from scratchnet.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 from scratchnet.models import ACTIVATIONS
@@ -295,10 +295,10 @@ class FuzzResult:
 
 def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
     """Search ``examples`` random examples for a parity failure; on one, shrink it. Returns a FuzzResult."""
+    import random
+
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
-
-    import random
 
     counts = {"run": 0, "passed": 0, "unstable": 0, "shrink": 0}
     coverage = {key: Counter() for key in ("architecture", "layers", "activation", "loss", "optimizer", "dtype",

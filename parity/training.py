@@ -24,7 +24,7 @@ import torchnet.training
 from parity import tolerances
 from parity.compare import compare
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
-from scratchnet.data import iterate_batches
+from scratchnet.data import check_batches, iterate_batches
 from scratchnet.training import TrainingDivergedError
 
 KINDS = ("logits", "loss", "grad", "param")
@@ -91,6 +91,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
         "prediction_agreement": tolerances.for_dtype(tolerances.PREDICTION_AGREEMENT, dtype),
     }
 
+    check_batches(len(X_train), batch_size, drop_last)
     torch_to_scratch(torch_model, scratch_model)
     shadow = copy.deepcopy(scratch_model) if step_check else None
     criteria = _criteria(criterion, criterion_kwargs or {})
@@ -129,7 +130,10 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
                 shadow.backward(criteria[0].backward())
 
             t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
-            s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
+            try:  # scratchnet's train_step refuses a non-finite loss before it touches the weights
+                s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
+            except TrainingDivergedError as error:
+                s_loss = error.loss
             if not (np.isfinite(s_loss) and np.isfinite(t_loss)):
                 raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: loss is {s_loss} in "
                                             f"scratchnet and {t_loss} in torch. Try a lower learning rate (it was {lr:g}).")

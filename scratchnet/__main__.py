@@ -5,12 +5,11 @@ cross-entropy, Adam(lr=1e-3), 20 epochs, test accuracy. Exit status 2 on bad inp
 """
 
 import argparse
-import sys
 
 import numpy as np
 
 import scratchnet
-from scratchnet._entry import run_cli
+from scratchnet._entry import exit_status, run_cli
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.metrics import format_confusion_matrix
 from scratchnet.training import fit
@@ -54,13 +53,7 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except BrokenPipeError:
-        raise  # the reader went away (| head): not an input error; run_cli ends quietly
-    except (ValueError, TypeError, OSError) as error:
-        print(f"python -m scratchnet: error: {error}", file=sys.stderr)
-        return 2
+    return exit_status("python -m scratchnet", lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -35,18 +35,6 @@ def check_float(x, name, dtype=None):
     return x
 
 
-def check_labels(y, name, num_classes=None):
-    """Integer class labels in [0, num_classes)."""
-    check_array(y, name)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class labels (dtype int64), got dtype {y.dtype}")
-    if y.size and y.min() < 0:
-        raise ValueError(f"{name} must be class labels >= 0, got {y.min()}")
-    if num_classes is not None and y.size and y.max() >= num_classes:
-        raise ValueError(f"{name} holds label {y.max()} but there are only {num_classes} classes (labels 0..{num_classes - 1})")
-    return y
-
-
 def check_finite(x, name):
     if not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]

@@ -211,8 +211,8 @@ def load_csv(path, target, *, task=None, test_size=0.2, dtype=np.float64):
             class_names = tuple(str(int(c)) for c in class_names)
     else:
         if task == "regression":
-            line = body[next(i for i, n in enumerate(numbers) if n is None)][0]
-            raise ValueError(f"{path} line {line}, column {target!r}: {targets[line - 2]!r} is not a number, "
+            first = next(i for i, number in enumerate(numbers) if number is None)  # an index into body
+            raise ValueError(f"{path} line {body[first][0]}, column {target!r}: {targets[first]!r} is not a number, "
                              f"but regression needs a numeric target")
         class_names, y = np.unique(np.array(targets), return_inverse=True)
         class_names = tuple(class_names.tolist())
@@ -220,6 +220,12 @@ def load_csv(path, target, *, task=None, test_size=0.2, dtype=np.float64):
     if task == "binary" and class_names is not None and len(class_names) != 2:
         raise ValueError(f"{path}: --task binary needs 2 classes, column {target!r} has {len(class_names)}")
     return split_and_scale(str(path), task, X, y, test_size=test_size, dtype=dtype, class_names=class_names)
+
+
+def check_batches(n, batch_size, drop_last):
+    """Refuse, before training starts, batch settings that would leave an epoch without a step."""
+    if batch_size is not None and drop_last and n < batch_size:
+        raise ValueError(f"drop_last with batch_size {batch_size} drops all {n} training samples: no batch is left")
 
 
 def iterate_batches(n, batch_size=None, *, shuffle=False, rng=None, drop_last=False):

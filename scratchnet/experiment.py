@@ -12,7 +12,7 @@ import numpy as np
 
 from scratchnet import metrics, nn, optim, serialization
 from scratchnet.data import DATASETS, TASKS, Split, load_csv, load_dataset
-from scratchnet.models import ACTIVATIONS
+from scratchnet.models import ACTIVATIONS, hidden_widths
 
 LOSS_NAMES = {
     "cross_entropy": "CrossEntropyLoss",
@@ -149,15 +149,19 @@ class Experiment:
             scores["confusion_matrix"] = metrics.confusion_matrix(truth, predictions, self.dataset.num_classes).tolist()
         return scores
 
-    def describe(self):
-        name, kwargs = self.model_spec()
+    def describe(self, spec=None):
+        """One line: the data, the model (``spec``, default ``model_spec()``), loss, optimizer and settings."""
+        name, kwargs = spec or self.model_spec()
         if name == "MLP":
-            widths = "-".join(str(w) for w in [kwargs["input_dim"], *self.hidden, kwargs["output_dim"]])
-            model = f"MLP {widths} {self.activation}"
+            widths = "-".join(str(w) for w in [kwargs["input_dim"], *hidden_widths(kwargs["hidden_dim"]),
+                                               kwargs["output_dim"]])
+            model = f"MLP {widths} {kwargs['activation']}"
         elif name == "CNN":
-            model = f"CNN channels {'-'.join(map(str, self.hidden))} on {kwargs['image_size']}x{kwargs['image_size']} images"
+            model = (f"CNN channels {'-'.join(map(str, kwargs['channels']))} on "
+                     f"{kwargs['image_size']}x{kwargs['image_size']} images")
         else:
-            model = f"{self.model.upper()} hidden {self.hidden[0]} x {len(self.hidden)} layer(s) + Linear head"
+            model = (f"{kwargs['cell'].upper()} hidden {kwargs['hidden_size']} x {kwargs['num_layers']} layer(s) "
+                     f"+ Linear head")
         batches = "full batch" if self.batch_size is None else f"batch size {self.batch_size}"
         return (f"{self.dataset.name} ({self.task}), {model}, {self.loss}, {self.optimizer}(lr={self.lr:g}), "
                 f"{self.epochs} epochs, {batches}, {np.dtype(self.dtype).name}, seed {self.seed}")

@@ -1,5 +1,7 @@
 """The lecture's models, written with scratchnet's layers."""
 
+import numbers
+
 import numpy as np
 
 from scratchnet import nn
@@ -12,12 +14,14 @@ ACTIVATIONS = tuple(name for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU"
 
 def hidden_widths(hidden_dim):
     """The lecture's ``hidden_dim=64`` means two hidden layers of 64; a list gives any depth."""
-    if isinstance(hidden_dim, int):
-        return [hidden_dim, hidden_dim]
-    widths = list(hidden_dim)
-    if not all(isinstance(w, int) and w > 0 for w in widths):
-        raise ValueError(f"hidden_dim must be a positive int or a list of them, got {hidden_dim!r}")
-    return widths
+    def is_width(value):
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0  # torch allows 0
+
+    if is_width(hidden_dim):
+        return [int(hidden_dim), int(hidden_dim)]
+    if isinstance(hidden_dim, (bool, numbers.Number, str)) or not all(is_width(w) for w in hidden_dim):
+        raise ValueError(f"hidden_dim must be a non-negative int or a list of them, got {hidden_dim!r}")
+    return [int(w) for w in hidden_dim]
 
 
 class MLP(Module):
@@ -42,7 +46,10 @@ class MLP(Module):
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layers += [Linear(fan_in, fan_out, dtype=dtype), getattr(nn, activation)()]
         self.net = Sequential(*layers[:-1])  # no activation after the output layer: it gives logits
-        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, output_dim=output_dim, activation=activation)
+        # Plain ints in the config (np.int64 does not go into a JSON header).
+        hidden = int(hidden_dim) if isinstance(hidden_dim, numbers.Integral) else [int(w) for w in hidden_dim]
+        self._config = dict(input_dim=int(input_dim), hidden_dim=hidden, output_dim=int(output_dim),
+                            activation=activation)
 
     def config(self):
         """The constructor's arguments (used to rebuild the model when loading a file)."""

@@ -1,7 +1,8 @@
 """Sequence data for the recurrent layers: generated "genre" signals and the digits read row by row.
 
 Both return NumPy arrays shaped (N, T, F) -- batch first, as ``SequenceClassifier`` reads them.
-scikit-learn is imported inside ``load_digits_sequences`` only, never when scratchnet is imported.
+The digits come from scikit-learn, imported inside ``scratchnet.data.load_dataset`` when they are
+loaded, never when scratchnet is imported.
 """
 
 import numpy as np

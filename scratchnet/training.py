@@ -12,41 +12,42 @@ One step is the lecture's loop body with ``loss.backward()`` written out:
 import numpy as np
 
 from scratchnet._checks import check_dataset
-from scratchnet.data import iterate_batches
+from scratchnet.data import check_batches, iterate_batches
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
 from scratchnet.progress import ProgressBar
 
 
 class TrainingDivergedError(ValueError):
-    """The loss or a weight became NaN or infinite during training."""
+    """The loss or a weight became NaN or infinite during training (``loss``: the loss, if that was it)."""
+
+    def __init__(self, message, loss=None):
+        super().__init__(message)
+        self.loss = loss
 
 
 def train_step(model, criterion, optimizer, X, y):
-    """One optimisation step on (X, y); returns (logits, loss as a float)."""
+    """One optimisation step on (X, y); returns (logits, loss as a float).
+
+    A NaN or infinite loss raises TrainingDivergedError before backward and step, so the
+    weights are left as they were.
+    """
     model.train()
     optimizer.zero_grad()
     logits = model(X)
     loss = criterion(logits, y)
+    if not np.isfinite(loss):
+        raise TrainingDivergedError(f"the loss became {float(loss)}", loss=float(loss))
     model.backward(criterion.backward())
     optimizer.step()
     return logits, float(loss)
 
 
-def check_finite_training(model, loss, epoch, step, lr=None):
-    """Stop with a clear error (as scikit-learn's MLP does) instead of returning NaN weights."""
-    bad = None
-    if not np.isfinite(loss):
-        bad = f"the loss became {loss}"
-    else:
-        for name, param in model.named_parameters():
-            if not np.isfinite(param.data).all():
-                bad = f"parameter {name!r} became non-finite"
-                break
-    if bad:
-        hint = f" (it was {lr:g})" if lr is not None else ""
-        raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: {bad}. "
-                                    f"Try a lower learning rate{hint} or standardise the inputs.")
+def check_finite_parameters(model):
+    """Raise TrainingDivergedError naming the first parameter holding a NaN or infinity."""
+    for name, param in model.named_parameters():
+        if not np.isfinite(param.data).all():
+            raise TrainingDivergedError(f"parameter {name!r} became non-finite")
 
 
 def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, batch_size=None,
@@ -66,6 +67,7 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
         raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
     criterion = CrossEntropyLoss() if criterion is None else criterion
     optimizer = Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
+    check_batches(len(X_train), batch_size, drop_last)
     rng = np.random.default_rng(seed)
     bar = _progress_bar(progress, num_epochs)
     losses, step = [], 0
@@ -75,12 +77,18 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
             for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
                 step += 1
                 X, y = X_train[index], y_train[index]
-                with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once, clearly
-                    _, loss = train_step(model, criterion, optimizer, X, y)
-                check_finite_training(model, loss, epoch, step, optimizer.param_groups[0].get("lr"))
+                try:
+                    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported here, once, clearly
+                        _, loss = train_step(model, criterion, optimizer, X, y)
+                        check_finite_parameters(model)
+                except TrainingDivergedError as error:  # stop as scikit-learn's MLP does, naming where and why
+                    lr = optimizer.param_groups[0].get("lr")
+                    raise TrainingDivergedError(
+                        f"training diverged at epoch {epoch}, step {step}: {error}. Try a lower learning rate"
+                        f"{f' (it was {lr:g})' if lr is not None else ''} or standardise the inputs.") from None
                 total, count = total + loss * len(X), count + len(X)
             losses.append(total / max(count, 1))
-            if print_every and epoch % print_every == 0:
+            if log is not None and print_every and epoch % print_every == 0:
                 if bar is not None:
                     bar.clear()  # the log line goes on a clean line; the bar redraws below it
                 log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")

@@ -39,7 +39,7 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
             _, loss = train_step(model, criterion, optimizer, X, y)
             total, count = total + loss * len(X), count + len(X)
         losses.append(total / max(count, 1))
-        if print_every and epoch % print_every == 0:
+        if log is not None and print_every and epoch % print_every == 0:
             log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
     return losses
 

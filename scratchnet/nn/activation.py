@@ -10,7 +10,7 @@ import numpy as np
 
 from scratchnet._checks import check_float
 from scratchnet.nn import functional as F
-from scratchnet.nn.module import Module
+from scratchnet.nn.module import Module, read_only
 
 
 class ReLU(Module):
@@ -142,7 +142,7 @@ class Sigmoid(Module):
     def forward(self, x):
         check_float(x, "Sigmoid input")
         self._y = F.sigmoid(x)
-        return self._y
+        return read_only(self._y)
 
     def backward(self, grad_output):
         y = self._y
@@ -155,7 +155,7 @@ class Tanh(Module):
     def forward(self, x):
         check_float(x, "Tanh input")
         self._y = np.tanh(x)
-        return self._y
+        return read_only(self._y)
 
     def backward(self, grad_output):
         y = self._y
@@ -173,7 +173,7 @@ class Softmax(Module):
         check_float(x, "Softmax input")
         self._dim = F.softmax_dim(self.dim, x.ndim)
         self._y = F.softmax(x, self._dim)
-        return self._y
+        return read_only(self._y)
 
     def backward(self, grad_output):
         y = self._y
@@ -194,7 +194,7 @@ class LogSoftmax(Module):
         check_float(x, "LogSoftmax input")
         self._dim = F.softmax_dim(self.dim, x.ndim)
         self._y = F.log_softmax(x, self._dim)
-        return self._y
+        return read_only(self._y)
 
     def backward(self, grad_output):
         return grad_output - np.exp(self._y) * grad_output.sum(axis=self._dim, keepdims=True)

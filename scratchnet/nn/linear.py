@@ -1,4 +1,4 @@
-"""Linear (fully connected) layer: the lecture's ``z = W x + b``."""
+"""Linear (fully connected) layer: the lecture's ``z = W x + b``, for a batch of rows ``Z = X W^T + b``."""
 
 import math
 

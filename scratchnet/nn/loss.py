@@ -13,7 +13,8 @@ silently averages N^2 prediction/target pairs, N^2 - N of them unrelated, and tr
 fits the wrong thing. scratchnet raises a ValueError instead and names both shapes.
 
 The options that torch takes by position before ``reduction`` (its deprecated
-``size_average`` and ``reduce``) are absent; every option after the first is keyword-only.
+``size_average`` and ``reduce``) are absent, so ``reduction`` and the options after it are
+keyword-only, except where torch itself takes them by position first (``HuberLoss(reduction, delta)``).
 """
 
 import numpy as np

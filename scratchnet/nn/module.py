@@ -21,6 +21,18 @@ from scratchnet._checks import shape_str
 from scratchnet._dtype import FLOAT_DTYPES, as_float_dtype
 
 
+def read_only(array):
+    """A read-only view of ``array``: for outputs that backward reads again.
+
+    An in-place change by the caller (``y += 1``) would silently corrupt the gradient;
+    NumPy refuses it instead ("assignment destination is read-only"), as torch refuses to
+    backpropagate through a tensor modified in place.
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 class Parameter:
     """A learnable array: ``.data`` holds the values, ``.grad`` dL/d(data) or ``None``."""
 

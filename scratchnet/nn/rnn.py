@@ -42,7 +42,7 @@ from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
 from scratchnet._random import default_generator
 from scratchnet.nn.linear import init_uniform
-from scratchnet.nn.module import Module, Parameter
+from scratchnet.nn.module import Module, Parameter, read_only
 
 
 def _sigmoid_(a):
@@ -328,7 +328,7 @@ def _direction_forward(recurrence, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         XW_t,k = [x_t 1] [W_ih,k  b_k]^T = x_t W_ih,k^T + b_k        xw (T, K, N, H)
     """
     T, N, _ = x.shape
-    gates, H = recurrence.gates, w_hh.shape[1]
+    gates = recurrence.gates
     x_rows = x.reshape(T * N, -1)  # (T*N, H_in): every step's samples, one row each (then [x 1])
     bias = recurrence.input_bias(b_ih, b_hh)
     if bias is not None:
@@ -427,9 +427,6 @@ class _RNNBase(Module):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         return tuple(self._parameters.get(f"{name}_l{layer}{suffix}") for name in names)
 
-    def _state_desc(self):
-        return "(h0, c0)" if self._recurrence.has_cell else "h0"
-
     # -- checks ---------------------------------------------------------------------------------
 
     def _signature(self):
@@ -519,7 +516,8 @@ class _RNNBase(Module):
             output, h_n = output[:, 0], h_n[:, 0]
             c_n = c_n[:, 0] if has_cell else None
         self._output_shape, self._state_shape = output.shape, h_n.shape
-        return (output, (h_n, c_n)) if has_cell else (output, h_n)
+        output, h_n = read_only(output), read_only(h_n)  # views of what backward reads: not to be edited in place
+        return (output, (h_n, read_only(c_n))) if has_cell else (output, h_n)
 
     # -- backward -------------------------------------------------------------------------------
 
@@ -700,7 +698,7 @@ class _CellBase(Module):
         h, c = hs[1], (None if cs is None else cs[1])  # (N, H)
         if not batched:
             h, c = h[0], (None if c is None else c[0])
-        return (h, c) if has_cell else h
+        return (read_only(h), read_only(c)) if has_cell else read_only(h)
 
     def backward(self, grad):
         """grad = dL/dh' (RNNCell, GRUCell) or (dL/dh', dL/dc') (LSTMCell, either may be None).

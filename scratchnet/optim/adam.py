@@ -43,7 +43,7 @@ class Adam(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad
+                grad = np.ascontiguousarray(param.grad)  # the update runs over flat chunks (no copy if contiguous)
                 state = self._state(param)
                 if not state:
                     state["step"] = 0
