@@ -18,12 +18,20 @@ class TensorDiff:
 
 
 def compare(name, scratch, torch_value, tolerance):
-    """Compare scratchnet's array with torch's (already converted to NumPy)."""
+    """Compare scratchnet's array with torch's (already converted to NumPy).
+
+    Shapes must be equal and so must float dtypes: a float32 layer that quietly computes in
+    float64 is a parity failure too (the values are then compared in float64).
+    """
+    dtypes = np.asarray(scratch).dtype, np.asarray(torch_value).dtype
     a = np.asarray(scratch, dtype=np.float64)
     b = np.asarray(torch_value, dtype=np.float64)
     if a.shape != b.shape:
         return TensorDiff(name, tuple(b.shape), float("inf"), float("inf"), tolerance.atol, tolerance.rtol, False,
                           note=f"shape {tuple(a.shape)} vs torch {tuple(b.shape)}")
+    if dtypes[0] != dtypes[1] and all(dtype.kind == "f" for dtype in dtypes):
+        return TensorDiff(name, a.shape, float(np.abs(a - b).max(initial=0.0)), float("nan"), tolerance.atol,
+                          tolerance.rtol, False, note=f"dtype {dtypes[0]} vs torch {dtypes[1]}")
     if a.size == 0:
         return TensorDiff(name, a.shape, 0.0, 0.0, tolerance.atol, tolerance.rtol, True)
     nan_a, nan_b = np.isnan(a), np.isnan(b)

@@ -156,7 +156,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
             if shadow is not None:
                 shadow_where = f"{where} (from torch's weights)"
                 record("logits", compare("logits", shadow_logits, t_logits, step_tol), shadow_where, report.step_max_abs_diff)
-                record("loss", compare("loss", shadow_loss, t_loss, step_tol), shadow_where, report.step_max_abs_diff)
+                record("loss", compare("loss", float(shadow_loss), t_loss, step_tol), shadow_where, report.step_max_abs_diff)
                 shadow_params = dict(shadow.named_parameters())
                 for name, _, theirs in pairs:
                     record("grad", compare(f"grad {name}", shadow_params[name].grad, to_numpy(theirs.grad), step_tol),

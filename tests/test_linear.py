@@ -126,3 +126,15 @@ def test_linear_rejects_bad_input_with_a_clear_message(x, error, match):
 def test_linear_rejects_bad_sizes():
     with pytest.raises(ValueError, match="non-negative integer in_features"):
         nn.Linear(-1, 3)
+
+
+def test_harness_detects_a_silent_float64_promotion():
+    """A float32 layer computing in float64 agrees in value but is still a parity failure."""
+
+    class PromotingLinear(nn.Linear):
+        def forward(self, x):
+            return super().forward(x).astype(np.float64)
+
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    report = check_module(PromotingLinear(3, 2), torch_linear(3, 2, True, np.float32), x)
+    assert not report.passed and report["output"].note == "dtype float64 vs torch float32"

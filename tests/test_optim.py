@@ -43,6 +43,28 @@ def _build(name, kwargs, dtype, seed=0):
             torch_params, getattr(torch.optim, name)(torch_params, **kwargs))
 
 
+@pytest.mark.parametrize("name,kwargs", [("Adam", {}), ("AdamW", {"amsgrad": True}), ("Adam", {"weight_decay": 0.1})])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_parameters_updated_in_chunks_match_torch(name, kwargs, dtype):
+    """A (300, 300) parameter is more than one CHUNK: the chunked update must equal torch's, also for a
+    gradient that is not C-contiguous (a transposed view)."""
+    assert 300 * 300 > scratchnet.optim.Optimizer.CHUNK
+    rng = np.random.default_rng(0)
+    initial = rng.standard_normal((300, 300)).astype(dtype)
+    mine, theirs = Parameter(initial.copy()), torch.tensor(initial.copy(), requires_grad=True)
+    scratch_opt = getattr(scratchnet.optim, name)([mine], lr=0.01, **kwargs)
+    torch_opt = getattr(torch.optim, name)([theirs], lr=0.01, **kwargs)
+    for step in range(5):
+        grad = rng.standard_normal((300, 300)).astype(dtype)
+        mine.grad = grad.T if step % 2 else grad.copy()  # odd steps: a non-contiguous view
+        theirs.grad = torch.tensor(np.ascontiguousarray(mine.grad))
+        scratch_opt.step()
+        torch_opt.step()
+        tolerance = 1e-12 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(mine.data, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)
+    assert mine.data.dtype == dtype and scratch_opt.state[mine]["exp_avg"].dtype == dtype
+
+
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=IDS)
 def test_50_steps_match_torch_on_identical_gradients(name, kwargs):
     scratch_params, scratch_opt, torch_params, torch_opt = _build(name, kwargs, np.float64)

@@ -158,9 +158,10 @@ def test_command_line_save_then_load_evaluates_the_same_model(tmp_path, capsys):
     trained = capsys.readouterr().out.splitlines()[-1]
     assert scratchnet_cli.main(["--epochs", "0", "--load", path]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == trained
-    assert parity_cli.main(["--epochs", "0", "--load", path, "--dtype", "float32"]) == 0
+    assert parity_cli.main(["--epochs", "0", "--load", path, "--dtype", "float32", "--hidden", "8"]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().endswith("PASS") and f"scratchnet: {trained}" in out
+    assert out.startswith(f"Parity: lecture (binary), MLP 20-64-64-2 ReLU") and f"loaded from {path}" in out
     assert parity_cli.main(["--epochs", "2", "--load", path]) == 0  # continue training on both sides
 
 
@@ -183,3 +184,87 @@ def test_load_of_a_model_for_other_data_exits_2(tmp_path, capsys):
     assert scratchnet_cli.main(["--epochs", "1", "--save", path]) == 0
     assert scratchnet_cli.main(["--load", path, "--dataset", "iris", "--epochs", "0"]) == 2
     assert "does not fit iris" in capsys.readouterr().err
+
+
+def test_a_nan_loss_stops_training_before_the_weights_change():
+    from scratchnet.training import TrainingDivergedError, train_step
+
+    class NaNLoss(nn.CrossEntropyLoss):
+        def forward(self, input, target):
+            return super().forward(input, target) * np.nan
+
+    m = model()
+    before = m.state_dict()
+    optimizer = scratchnet.optim.SGD(m.parameters(), lr=0.1)
+    with pytest.raises(TrainingDivergedError, match="the loss became nan"):
+        train_step(m, NaNLoss(), optimizer, np.ones((4, 3)), np.zeros(4, np.int64))
+    assert unchanged(before, m)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch 1, step 1: the loss became nan\. "
+                                                    r"Try a lower learning rate \(it was 0\.001\)"):
+        fit(m, np.ones((4, 3)), np.zeros(4, np.int64), criterion=NaNLoss(), log=None)
+    assert unchanged(before, m)
+
+
+def test_drop_last_with_fewer_samples_than_a_batch_is_refused_before_training():
+    m = model()
+    before = m.state_dict()
+    with pytest.raises(ValueError, match="drop_last with batch_size 8 drops all 5 training samples"):
+        fit(m, np.ones((5, 3)), np.zeros(5, np.int64), batch_size=8, drop_last=True, log=None)
+    assert unchanged(before, m)
+
+
+def test_fit_runs_silently_with_log_none():
+    import torch
+
+    import torchnet
+
+    X, y = np.random.default_rng(0).standard_normal((6, 3)), np.zeros(6, np.int64)
+    assert len(fit(model(), X, y, num_epochs=5, print_every=1, log=None)) == 5
+    assert len(torchnet.training.fit(torchnet.MLP(3, 4, 2).double(), torch.tensor(X), torch.tensor(y),
+                                     num_epochs=5, print_every=1, log=None)) == 5
+
+
+@pytest.mark.parametrize("hidden, widths", [(np.int64(4), [4, 4]), ([np.int64(3), 2], [3, 2]), (0, [0, 0])])
+def test_mlp_takes_numpy_integers_and_zero_widths_like_torch(hidden, widths):
+    mlp = scratchnet.MLP(3, hidden, 2)
+    assert [layer.out_features for layer in mlp.net if isinstance(layer, nn.Linear)][:-1] == widths
+    assert all(type(w) is int for w in np.atleast_1d(mlp.config()["hidden_dim"]).tolist())
+
+
+@pytest.mark.parametrize("hidden", [True, -1, [3, True], "64", 2.5, [3, -2]])
+def test_mlp_rejects_widths_that_are_not_non_negative_integers(hidden):
+    with pytest.raises(ValueError, match="hidden_dim must be a non-negative int or a list of them"):
+        scratchnet.MLP(3, hidden, 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Sigmoid(), lambda: nn.Tanh(), lambda: nn.Softmax(dim=1), lambda: nn.LogSoftmax(dim=1),
+])
+def test_outputs_that_backward_reads_again_cannot_be_edited_in_place(make):
+    layer = make()
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    y = layer(x)
+    expected = layer.backward(np.ones_like(x))
+    with pytest.raises(ValueError, match="read-only"):
+        y += 1  # would silently corrupt the gradient below
+    assert np.array_equal(layer.backward(np.ones_like(x)), expected)
+
+
+def test_recurrent_outputs_are_read_only_views():
+    lstm = nn.LSTM(3, 4, dtype=np.float64)
+    output, (h_n, c_n) = lstm(np.ones((5, 2, 3)))
+    for array in (output, h_n, c_n):
+        with pytest.raises(ValueError, match="read-only"):
+            array[...] = 0
+    h, c = nn.LSTMCell(3, 4, dtype=np.float64)(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="read-only"):
+        h *= 2
+
+
+def test_csv_error_names_the_right_cell_after_blank_rows(tmp_path):
+    from scratchnet.data import load_csv
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,y\n1,2\n\n2,3\n\n3,x\n4,5\n")
+    with pytest.raises(ValueError, match=r"line 6, column 'y': 'x' is not a number"):
+        load_csv(path, "y", task="regression")
