@@ -4,6 +4,7 @@ import timing  # noqa: F401  (must come first: pins threads before NumPy/torch l
 
 import argparse
 
+import bench_bare
 import bench_cnn
 import bench_mlp
 import bench_rnn
@@ -18,6 +19,8 @@ def main():
     bench_cnn.main(["--dtype", args.dtype])
     print()
     bench_rnn.main(["--dtype", args.dtype])
+    print()
+    bench_bare.main()  # reference points: the same work hand-written in bare NumPy
 
 
 if __name__ == "__main__":
