@@ -51,7 +51,10 @@ def _import(args):
     experiment = experiment_from_args(args)
     name, kwargs = experiment.model_spec()
     model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
-    import_torch_state_dict(model, args.source)
+    try:
+        import_torch_state_dict(model, args.source)
+    except TypeError as error:  # a dtype that does not fit: the command line's way to cast is --dtype
+        raise TypeError(f"{error}; here: --dtype float64 or --dtype float32") from None
     scratchnet.save(model, args.out)
     print(f"Wrote {args.out}: a {name}({kwargs}) with the weights of {args.source}")
     return 0

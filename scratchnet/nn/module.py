@@ -70,6 +70,15 @@ class Parameter:
         return f"Parameter(shape={shape_str(self.data.shape)}, dtype={self.data.dtype})"
 
 
+def zero_grads(params, set_to_none=True):
+    """Forget the gradients of ``params``: ``None`` (torch's default), or zeros kept in place."""
+    for param in params:
+        if set_to_none or param.grad is None:
+            param.grad = None
+        else:
+            param.grad.fill(0)
+
+
 class Module:
     """Base class of every layer and model, mirroring ``torch.nn.Module``."""
 
@@ -160,11 +169,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient (to ``None``, as torch does by default)."""
-        for param in self.parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
-            else:
-                param.grad.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode=True):
         for module in self.modules():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from scratchnet.optim.optimizer import Optimizer
+from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class Adagrad(Optimizer):
@@ -17,16 +17,8 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
-        if lr < 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if lr_decay < 0:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if weight_decay < 0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if initial_accumulator_value < 0:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if eps < 0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_non_negative({"learning rate": lr, "lr_decay value": lr_decay, "weight_decay value": weight_decay,
+                            "initial_accumulator_value value": initial_accumulator_value, "epsilon value": eps})
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps)
         super().__init__(params, defaults)

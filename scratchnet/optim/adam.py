@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from scratchnet.optim.optimizer import Optimizer
+from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class Adam(Optimizer):
@@ -22,15 +22,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  decoupled_weight_decay=False):
-        if lr < 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_non_negative({"learning rate": lr, "epsilon value": eps, "weight_decay value": weight_decay})
         for index, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
-        if weight_decay < 0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)

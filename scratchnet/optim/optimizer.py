@@ -8,7 +8,7 @@ hyperparameter with ``float()`` keeps float32 parameters and state float32.
 
 import numpy as np
 
-from scratchnet.nn.module import Parameter
+from scratchnet.nn.module import Parameter, zero_grads
 
 
 class Optimizer:
@@ -47,12 +47,7 @@ class Optimizer:
         self.param_groups.append(full)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for param in group["params"]:
-                if set_to_none or param.grad is None:
-                    param.grad = None
-                else:
-                    param.grad.fill(0)
+        zero_grads((param for group in self.param_groups for param in group["params"]), set_to_none)
 
     def step(self):
         raise NotImplementedError
@@ -84,6 +79,13 @@ class Optimizer:
     def _state(self, param):
         # Keyed by the Parameter object (identity), as torch keys state by tensor.
         return self.state.setdefault(param, {})
+
+
+def check_non_negative(values):
+    """torch's hyperparameter checks: {"learning rate": lr, ...} must all be >= 0 (NaN is refused too)."""
+    for what, value in values.items():
+        if not value >= 0:
+            raise ValueError(f"Invalid {what}: {value}")
 
 
 def _as_python(value):

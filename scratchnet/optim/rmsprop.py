@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from scratchnet.optim.optimizer import Optimizer
+from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class RMSprop(Optimizer):
@@ -24,16 +24,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
-        if lr < 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if momentum < 0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if alpha < 0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_non_negative({"learning rate": lr, "epsilon value": eps, "momentum value": momentum,
+                            "weight_decay value": weight_decay, "alpha value": alpha})
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
         super().__init__(params, defaults)
 
