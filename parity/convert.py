@@ -54,7 +54,7 @@ def _import(args):
     try:
         import_torch_state_dict(model, args.source)
     except TypeError as error:  # a dtype that does not fit: the command line's way to cast is --dtype
-        raise TypeError(f"{error}; here: --dtype float64 or --dtype float32") from None
+        raise TypeError(f"{error} (on the command line: --dtype with the file's dtype)") from None
     scratchnet.save(model, args.out)
     print(f"Wrote {args.out}: a {name}({kwargs}) with the weights of {args.source}")
     return 0
