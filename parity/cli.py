@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import torch
 
 import scratchnet
@@ -22,6 +23,7 @@ from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
 from scratchnet._entry import exit_status
 from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
+from scratchnet.metrics import format_confusion_matrix
 from scratchnet.progress import progress_bar
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -66,7 +68,7 @@ def print_epoch(every, total, bar=None):
     return log
 
 
-def print_summary(report):
+def print_summary(report, class_names=None):
     print()
     print(f"{'largest |difference|':<22} {'trajectory':>10} {'tolerance':>10} {'from shared weights':>20}")
     trajectory_tol = report.tolerances["trajectory"]
@@ -86,6 +88,11 @@ def print_summary(report):
     print()
     for side in ("scratchnet", "torch"):
         print(f"{side + ':':<12}{format_scores(report.test_metrics[side])}")
+    matrices = [report.test_metrics[side].get("confusion_matrix") for side in ("scratchnet", "torch")]
+    if matrices[0] is not None:  # multi-class: one matrix when both sides predicted alike, else both
+        for side, matrix in zip(("scratchnet", "torch"), matrices if matrices[0] != matrices[1] else matrices[:1]):
+            label = "Confusion matrix" + ("" if matrices[0] == matrices[1] else f" ({side})")
+            print(f"{label}:\n{format_confusion_matrix(np.array(matrix), class_names)}")
     print(f"Predictions agree on {report.prediction_agreement:.2%} of test samples")
     if report.passed:
         print("PASS")
@@ -125,7 +132,7 @@ def run(args):
             predict=experiment.predictions, score=lambda predictions: experiment.score(y_test, predictions),
             log=print_epoch(args.print_every, experiment.epochs, bar),
         )
-    print_summary(report)
+    print_summary(report, experiment.dataset.class_names)
     payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
                "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
                "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
