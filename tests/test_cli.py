@@ -44,6 +44,7 @@ def test_each_task_and_loss_passes_parity(args, expected, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert out.count(expected) == 2 and out.rstrip().endswith("PASS")
+    assert ("Confusion matrix:\ntrue \\ predicted" in out) == ("wine" in args)  # multi-class only
 
 
 def test_float32_parity_passes_on_mini_batches(capsys):
