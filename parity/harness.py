@@ -1,6 +1,6 @@
 """``check_module``: run a scratchnet module and its torch twin side by side and compare everything.
 
-Every parity test goes through this one function; users call it on their own layers::
+Every layer and loss parity test goes through this one function; users call it on their own layers::
 
     report = check_module(MyLayer(3, 4), torch_twin, x)
     print(report)            # one row per tensor: max |diff|, max rel, tolerance, ok/FAIL
