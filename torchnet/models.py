@@ -31,14 +31,9 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         if cell not in self.CELLS:
             raise ValueError(f"SequenceClassifier: cell must be one of {sorted(self.CELLS)}, got {cell!r}")
-        self._config = {"input_size": input_size, "hidden_size": hidden_size, "num_classes": num_classes,
-                        "cell": cell, "num_layers": num_layers}
         self.cell = cell
         self.rnn = self.CELLS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True, dtype=dtype)
         self.head = nn.Linear(hidden_size, num_classes, dtype=dtype)
-
-    def config(self):
-        return dict(self._config)
 
     def forward(self, x):
         _, state = self.rnn(x)
@@ -58,17 +53,11 @@ class CNN(nn.Module):
                 f"CNN: {len(channels)} conv-pool stages halve an image of size {image_size} to {final_size}; "
                 f"expected at least one stage and image_size >= {2 ** max(len(channels), 1)}"
             )
-        self._config = {"in_channels": in_channels, "num_classes": num_classes, "channels": list(channels),
-                        "kernel_size": kernel_size, "image_size": image_size}
         layers = []
         for c_in, c_out in zip((in_channels,) + channels[:-1], channels):
             layers += [nn.Conv2d(c_in, c_out, kernel_size, padding="same", dtype=dtype), nn.ReLU(), nn.MaxPool2d(2)]
         layers += [nn.Flatten(), nn.Linear(channels[-1] * final_size * final_size, num_classes, dtype=dtype)]
         self.net = nn.Sequential(*layers)
-
-    def config(self):
-        """The constructor's keyword arguments (without dtype: the weights carry it), e.g. for saving."""
-        return dict(self._config, channels=list(self._config["channels"]))
 
     def forward(self, x):
         return self.net(x)
