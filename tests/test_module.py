@@ -136,3 +136,14 @@ def test_linear_without_bias_has_no_bias_key_like_torch():
 def test_manual_seed_rejects_bad_seeds():
     with pytest.raises(ValueError, match="non-negative integer"):
         scratchnet.manual_seed(-1)
+
+
+def test_set_default_dtype_decides_new_parameters_like_torch():
+    try:
+        scratchnet.set_default_dtype(np.float64)
+        assert scratchnet.get_default_dtype() == np.float64 and nn.Linear(2, 3).weight.dtype == np.float64
+        with pytest.raises(TypeError, match="expected dtype float32 or float64, got"):
+            scratchnet.set_default_dtype(np.float16)
+    finally:
+        scratchnet.set_default_dtype(np.float32)
+    assert nn.Linear(2, 3).weight.dtype == np.float32
