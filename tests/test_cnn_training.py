@@ -38,8 +38,11 @@ def test_cnn_state_dict_and_config_match_torch():
         "net.0.weight", "net.0.bias", "net.3.weight", "net.3.bias", "net.7.weight", "net.7.bias"]
     for name, value in twin.state_dict().items():
         assert scratch.state_dict()[name].shape == tuple(value.shape), name
-    assert scratch.config() == twin.config() == {
+    assert scratch.config() == {
         "in_channels": 1, "num_classes": 10, "channels": [16, 32], "kernel_size": 3, "image_size": 8}
+    twin_from_config = torchnet.CNN(**scratch.config())  # the config builds the torch twin too (export/import)
+    assert {k: tuple(v.shape) for k, v in twin_from_config.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in twin.state_dict().items()}
     rebuilt = scratchnet.CNN(**scratch.config())
     shapes = {name: value.shape for name, value in scratch.state_dict().items()}
     assert {name: value.shape for name, value in rebuilt.state_dict().items()} == shapes
