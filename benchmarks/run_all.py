@@ -14,7 +14,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = parser.parse_args()
-    bench_mlp.main()  # the MLP cases are float32, as the issue sets them
+    bench_mlp.main()  # the MLP cases always run in float32
     print()
     bench_cnn.main(["--dtype", args.dtype])
     print()

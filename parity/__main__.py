@@ -1,4 +1,4 @@
 from parity.cli import main
-from scratchnet._entry import run_cli
+from scratchnet.cli.entry import run_cli
 
 run_cli(main)

@@ -21,10 +21,10 @@ import scratchnet
 import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
-from scratchnet._entry import exit_status
-from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
+from scratchnet.cli.entry import exit_status
+from scratchnet.cli.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.metrics import format_confusion_matrix
-from scratchnet.progress import progress_bar
+from scratchnet.cli.progress import progress_bar
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -13,8 +13,8 @@ import argparse
 
 import scratchnet
 from parity.interchange import export_torch_state_dict, import_torch_state_dict
-from scratchnet._entry import exit_status
-from scratchnet.experiment import add_experiment_arguments, experiment_from_args
+from scratchnet.cli.entry import exit_status
+from scratchnet.cli.experiment import add_experiment_arguments, experiment_from_args
 
 
 def export_main(argv=None):

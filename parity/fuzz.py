@@ -11,7 +11,7 @@ prints a command reproducing it::
 
 Architectures are a registry (``ARCHITECTURES``): each says how to draw its constructor
 arguments and the shape of one input sample; the class of the same name is built on both
-sides. A convolutional or recurrent model joins by registering its own ``Architecture``.
+sides: ``mlp``, ``cnn`` and ``rnn`` (SequenceClassifier, with an RNN, LSTM or GRU cell).
 
 hypothesis is imported inside the functions that use it, so ``import parity`` never needs it.
 """
@@ -36,9 +36,9 @@ from parity.training import train_side_by_side
 from parity.transfer import to_torch, torch_dtype
 from scratchnet import metrics
 from scratchnet.data import Split, iterate_batches
-from scratchnet.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
+from scratchnet.cli.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 from scratchnet.models import ACTIVATIONS
-from scratchnet.progress import progress_bar
+from scratchnet.cli.progress import progress_bar
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -130,11 +130,6 @@ ARCHITECTURES = {
     "rnn": Architecture(model="SequenceClassifier", config=sequence_config, outputs_key="num_classes",
                         sample_shape=lambda config: (sequence_length(config), config["input_size"])),
 }
-
-
-def register(name, architecture):
-    """Add an architecture to the fuzzer (e.g. a CNN whose sample_shape is (channels, height, width))."""
-    ARCHITECTURES[name] = architecture
 
 
 def example_strategy(architectures=None):

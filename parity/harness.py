@@ -17,7 +17,7 @@ import torch
 from parity import tolerances
 from parity.compare import ParityReport, compare
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
-from scratchnet._tree import flatten, unflatten
+from scratchnet.tree import flatten, unflatten
 
 
 def _float_dtype(arrays):

@@ -13,19 +13,7 @@
   (a missing or unexpected key, or a key with both shapes) or TypeError (a dtype, with the
   cast to make), naming the file; the model is unchanged.
 
-safetensors: not supported, by decision. The format is good -- a length-prefixed JSON
-header and raw little-endian bytes, nothing to unpickle -- but here it would add little:
-(1) the library is not installed and this project takes no new dependency for it;
-(2) its main selling point, loading without code execution, is what
-``torch.load(weights_only=True)`` now gives for the files torch users actually exchange
-(it is torch's default since 2.6); (3) scratchnet's own format already stores only numbers
-and JSON and, unlike safetensors (and torch's zip files: a flipped bit in a tensor's data
-loads silently, measured with torch 2.13), checksums the header and every array, so
-corruption is caught rather than loaded. A user holding a .safetensors file can convert it with two lines
-of the safetensors package (``load_file`` then ``torch.save``) and import the result. If
-users start bringing Hugging Face checkpoints, a dependency-free reader (~40 lines: an
-8-byte header length, a JSON header of dtype/shape/data_offsets, raw bytes) is the way to
-add it, reusing the checks below.
+Why safetensors is not supported: see the README's design notes.
 """
 
 import re
@@ -35,7 +23,6 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from scratchnet._checks import shape_str
 from scratchnet.serialization import ModelFileError, atomic_write
 
 # torch dtype -> NumPy dtype for the arrays a scratchnet state_dict holds.
@@ -64,8 +51,8 @@ def import_torch_state_dict(model, path):
                          f"missing {missing}, unexpected {unexpected}; expected {list(current)}")
     for key, array in arrays.items():
         if array.shape != current[key].shape:
-            raise ValueError(f"{path}: {key!r} has shape {shape_str(array.shape)} in the file "
-                             f"but {shape_str(current[key].shape)} in the {name}")
+            raise ValueError(f"{path}: {key!r} has shape {tuple(array.shape)} in the file "
+                             f"but {tuple(current[key].shape)} in the {name}")
     for key, array in arrays.items():
         if array.dtype != current[key].dtype:
             cast = ".double()" if array.dtype == np.float64 else ".float()"

@@ -30,7 +30,7 @@ import torchnet
 from parity import tolerances
 from parity.compare import compare
 from parity.transfer import to_numpy, to_torch, torch_dtype, torch_to_scratch
-from scratchnet.experiment import ACTIVATION_NAMES, resolve
+from scratchnet.cli.experiment import ACTIVATION_NAMES, resolve
 from scratchnet.nn import functional as F
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

@@ -1,60 +1,7 @@
-"""``python -m scratchnet``: the lecture's experiment (or another task) in NumPy alone.
+"""``python -m scratchnet``: the command line lives in ``scratchnet.cli.main``."""
 
-With no options it is the lecture's script: make_classification data, MLP 20-64-64-2,
-cross-entropy, Adam(lr=1e-3), 20 epochs, test accuracy. Exit status 2 on bad input.
-"""
-
-import argparse
-
-import numpy as np
-
-import scratchnet
-from scratchnet._entry import exit_status, run_cli
-from scratchnet.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
-from scratchnet.metrics import format_confusion_matrix
-from scratchnet.training import fit
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m scratchnet", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_experiment_arguments(parser, default_dtype="float32")
-    parser.add_argument("--save", metavar="PATH", help="save the trained model to PATH (scratchnet's format)")
-    parser.add_argument("--load", metavar="PATH",
-                        help="start from a saved model instead of new weights; with --epochs 0 only evaluate it")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar (it is shown on stderr only when stderr is a terminal)")
-    return parser
-
-
-def run(args):
-    experiment = experiment_from_args(args)
-    X_train, X_test, y_train, y_test = experiment.model_split()
-    scratchnet.manual_seed(experiment.seed)
-    name, kwargs = experiment.model_spec()
-    if args.load:
-        model = load_model_for(experiment, args.load)
-    else:
-        model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
-    criterion = getattr(scratchnet.nn, experiment.loss)()
-    optimizer = getattr(scratchnet.optim, experiment.optimizer)(model.parameters(), lr=experiment.lr)
-    fit(model, X_train, y_train, num_epochs=experiment.epochs, criterion=criterion,
-        optimizer=optimizer, batch_size=experiment.batch_size, seed=experiment.seed,
-        print_every=args.print_every, progress=not args.quiet)
-    if args.save:
-        scratchnet.save(model, args.save)
-    model.eval()
-    scores = experiment.score(experiment.dataset.split.y_test, experiment.predictions(model(X_test)))
-    print(format_scores(scores))
-    if "confusion_matrix" in scores:
-        print(format_confusion_matrix(np.array(scores["confusion_matrix"]), experiment.dataset.class_names))
-    return 0
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    return exit_status("python -m scratchnet", lambda: run(args))
-
+from scratchnet.cli.entry import run_cli
+from scratchnet.cli.main import main
 
 if __name__ == "__main__":
     run_cli(main)

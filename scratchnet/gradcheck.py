@@ -14,7 +14,7 @@ error ~1e-10, so analytic and numeric gradients agree to ~1e-7 relative.
 
 import numpy as np
 
-from scratchnet._tree import flatten, unflatten
+from scratchnet.tree import flatten, unflatten
 
 
 def numerical_gradients(module, inputs, grad_output, eps=1e-6):

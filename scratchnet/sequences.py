@@ -78,13 +78,3 @@ def digits_as_sequences(X):
                          f"got {shape_str(X.shape)}")
     return X.reshape(X.shape[0], side, side)
 
-
-def load_digits_sequences(dtype=np.float64, test_size=0.2):
-    """The digits as sequences, pixels scaled to [0, 1] (X / 16), split 80/20 with random_state 42.
-
-    Returns ``Split(X_train (1437, 8, 8), X_test (360, 8, 8), y_train, y_test)``; the same as
-    ``scratchnet.data.load_dataset("digits-seq").split``.
-    """
-    from scratchnet.data import load_dataset
-
-    return load_dataset("digits-seq", test_size=test_size, dtype=dtype).split

@@ -15,7 +15,6 @@ from scratchnet._checks import check_dataset
 from scratchnet.data import check_batches, iterate_batches
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
-from scratchnet.progress import ProgressBar
 
 
 class TrainingDivergedError(ValueError):
@@ -59,8 +58,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     data is cut into mini-batches (reshuffled each epoch from ``seed`` when ``shuffle``)
     and an epoch's loss is the sample-weighted mean of its batch losses.
 
-    ``progress=True`` shows a progress bar on stderr while it is a terminal (see
-    ``scratchnet.progress``); a ``ProgressBar`` may be passed instead. It advances per epoch.
+    ``progress``: None, or a bar with ``reset(total)``, ``update(n, **fields)``, ``clear()`` and
+    ``close()`` (``scratchnet.cli.progress.ProgressBar``); it advances per epoch.
     """
     check_dataset(X_train, y_train, "X_train")
     if num_epochs < 0:
@@ -69,7 +68,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     optimizer = Adam(model.parameters(), lr=lr) if optimizer is None else optimizer
     check_batches(len(X_train), batch_size, drop_last)
     rng = np.random.default_rng(seed)
-    bar = _progress_bar(progress, num_epochs)
+    if progress is not None:
+        progress.reset(num_epochs)
     losses, step = [], 0
     try:
         for epoch in range(1, num_epochs + 1):
@@ -89,25 +89,15 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
                 total, count = total + loss * len(X), count + len(X)
             losses.append(total / max(count, 1))
             if log is not None and print_every and epoch % print_every == 0:
-                if bar is not None:
-                    bar.clear()  # the log line goes on a clean line; the bar redraws below it
+                if progress is not None:
+                    progress.clear()  # the log line goes on a clean line; the bar redraws below it
                 log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
-            if bar is not None:
-                bar.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
+            if progress is not None:
+                progress.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
     finally:
-        if bar is not None:
-            bar.close()  # also when training stops with an error, so the message starts a clean line
+        if progress is not None:
+            progress.close()  # also when training stops with an error, so the message starts a clean line
     return losses
-
-
-def _progress_bar(progress, num_epochs):
-    """None, or a bar counting ``num_epochs`` (``progress``: None/False, True, or a ProgressBar)."""
-    if not progress:
-        return None
-    if progress is True:
-        return ProgressBar(num_epochs, "Training")
-    progress.reset(num_epochs)
-    return progress
 
 
 def predict(model, X):

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-import scratchnet.__main__ as scratchnet_cli
+import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
 from scratchnet.data import SKLEARN_DATASETS
-from scratchnet.experiment import OPTIMIZER_NAMES
+from scratchnet.cli.experiment import OPTIMIZER_NAMES
 
 # Learning rates that make each optimizer move in a few epochs (SGD and Adagrad need larger ones).
 LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.05}

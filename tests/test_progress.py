@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import scratchnet
-import scratchnet.__main__ as scratchnet_cli
+import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
-from scratchnet.progress import ProgressBar, is_terminal, progress_bar
+from scratchnet.cli.progress import ProgressBar, is_terminal, progress_bar
 from scratchnet.training import TrainingDivergedError, fit
 
 
@@ -110,7 +110,7 @@ def test_fit_closes_the_bar_when_training_diverges():
 
 
 def test_fit_with_progress_writes_nothing_into_captured_output(capsys):
-    fit(scratchnet.models.MLP(3, [4], 2), *data(), num_epochs=3, progress=True)
+    fit(scratchnet.models.MLP(3, [4], 2), *data(), num_epochs=3, progress=progress_bar(3, "Training"))
     captured = capsys.readouterr()
     assert captured.err == "" and "[" not in captured.out
 
@@ -135,7 +135,7 @@ def test_both_command_lines_show_the_bar_on_a_terminal_unless_quiet(cli, argv, m
 
 
 def test_the_module_needs_neither_numpy_nor_torch():
-    path = Path(scratchnet.__file__).parent / "progress.py"
+    path = Path(scratchnet.__file__).parent / "cli" / "progress.py"
     code = ("import importlib.util, sys; "
             f"spec = importlib.util.spec_from_file_location('progress', {str(path)!r}); "
             "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "

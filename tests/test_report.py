@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import scratchnet.__main__ as scratchnet_cli
+import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
 from parity.report import log_floor, markdown, write_report
 

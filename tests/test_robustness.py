@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchnet
-import scratchnet.__main__ as scratchnet_cli
+import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
 from scratchnet import nn
 from scratchnet.training import evaluate, fit

@@ -10,16 +10,16 @@ import scratchnet
 import torchnet
 from parity import check_module
 from parity.training import train_side_by_side
-from scratchnet.data import iterate_batches
+from scratchnet.data import iterate_batches, load_dataset
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
-from scratchnet.sequences import digits_as_sequences, load_digits_sequences, make_genre_signals
+from scratchnet.sequences import digits_as_sequences, make_genre_signals
 from scratchnet.training import evaluate, train_step
 
 
 @pytest.fixture(scope="module")
 def digits64():
-    return load_digits_sequences(np.float64)
+    return load_dataset("digits-seq", dtype=np.float64).split
 
 
 def test_digits_as_sequences_reads_rows():
@@ -33,7 +33,7 @@ def test_digits_as_sequences_reads_rows():
         digits_as_sequences(np.zeros((4, 63)))
 
 
-def test_load_digits_sequences_split(digits64):
+def test_digits_seq_split(digits64):
     X_train, X_test, y_train, y_test = digits64
     assert X_train.shape == (1437, 8, 8) and X_test.shape == (360, 8, 8)
     assert X_train.dtype == np.float64 and y_train.dtype == np.int64
@@ -114,7 +114,7 @@ def test_sequence_classifier_keys_and_config():
 
 def test_scratchnet_lstm_learns_digits():
     """A plain mini-batch loop in NumPy alone: the LSTM reads the digits row by row, > 85% on the test set."""
-    X_train, X_test, y_train, y_test = load_digits_sequences(np.float32)
+    X_train, X_test, y_train, y_test = load_dataset("digits-seq", dtype=np.float32).split
     scratchnet.manual_seed(0)
     model = scratchnet.SequenceClassifier(8, 64, 10, cell="lstm", dtype=np.float32)
     criterion, optimizer = CrossEntropyLoss(), Adam(model.parameters(), lr=1e-2)

@@ -1,4 +1,4 @@
-"""The lecture's training loop and evaluation in PyTorch (same signatures as scratchnet.training)."""
+"""The lecture's training loop and evaluation in PyTorch: scratchnet.training's arguments, on tensors (no progress bar)."""
 
 import torch
 import torch.nn as nn
