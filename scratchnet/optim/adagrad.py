@@ -6,12 +6,13 @@ from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class Adagrad(Optimizer):
-    r"""For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adagrad's algorithm):
+    r"""For each parameter p with gradient g, at step t = 1, 2, ... (torch.optim.Adagrad's algorithm);
+    each line is a line of ``step()``:
 
-        g   = g + weight_decay * p                       (coupled L2 decay, if weight_decay != 0)
-        lr_t = lr / (1 + (t - 1) lr_decay)
-        s   = s + g * g                                  (sum of squared gradients; s0 = initial_accumulator_value)
-        p   = p - lr_t g / (sqrt(s) + eps)
+        g    = g + weight_decay * p                 (coupled L2 decay, if weight_decay != 0)
+        clr  = lr / (1 + (t - 1) * lr_decay)
+        s   += g * g                                (sum of squared gradients; starts at initial_accumulator_value)
+        p   -= clr * g / (sqrt(s) + eps)
 
     Each weight's step shrinks as its squared gradients add up: rarely-updated weights keep large steps.
     """
@@ -40,11 +41,13 @@ class Adagrad(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad
+                p, g = param.data, param.grad
                 state = self._init_state(param, group)
                 state["step"] += 1
+                t, s = state["step"], state["sum"]
+
                 if weight_decay != 0:
-                    grad = grad + weight_decay * param.data
-                clr = lr / (1 + (state["step"] - 1) * lr_decay)
-                state["sum"] += grad * grad
-                param.data -= clr * grad / (np.sqrt(state["sum"]) + eps)
+                    g = g + weight_decay * p
+                clr = lr / (1 + (t - 1) * lr_decay)
+                s += g * g
+                p -= clr * g / (np.sqrt(s) + eps)

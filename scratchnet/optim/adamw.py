@@ -4,13 +4,17 @@ from scratchnet.optim.adam import Adam
 
 
 class AdamW(Adam):
-    r"""Adam whose weight decay shrinks the weights directly instead of entering the gradient:
+    r"""Adam whose weight decay shrinks the weights directly instead of entering the gradient;
+    ``Adam.step`` runs these lines (see Adam for the bias correction):
 
-        p   = p (1 - lr * weight_decay)                  (decoupled decay, first)
-        m   = beta1 m + (1 - beta1) g
-        v   = beta2 v + (1 - beta2) g * g
-        v*  = max(v*, v) if amsgrad else v
-        p   = p - lr / (1 - beta1^t) * m / (sqrt(v*) / sqrt(1 - beta2^t) + eps)
+        p         *= 1 - lr * weight_decay              (decoupled decay, first)
+        m         += (1 - beta1) * (g - m)
+        v         *= beta2
+        v         += (1 - beta2) * g * g
+        v_max      = max(v_max, v)                      (amsgrad only; v_max then stands for v below)
+        step_size  = lr / (1 - beta1**t)
+        denom      = sqrt(v) / sqrt(1 - beta2**t) + eps
+        p         -= step_size * m / denom
 
     With Adam's coupled decay, weight_decay * p is divided by sqrt(v) like any gradient, so
     weights with large gradients are barely decayed; here every weight shrinks at the same rate

@@ -6,8 +6,6 @@ strong (float32 array * np.float64(0.9) becomes float64), so converting every
 hyperparameter with ``float()`` keeps float32 parameters and state float32.
 """
 
-import numpy as np
-
 from scratchnet.nn.module import Parameter, zero_grads
 
 
@@ -28,7 +26,6 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups = []
         self.state = {}
-        self._buffers = {}
         for group in groups:
             self.add_param_group(group)
 
@@ -51,30 +48,6 @@ class Optimizer:
 
     def step(self):
         raise NotImplementedError
-
-    # Element-wise updates run over slices of at most CHUNK elements. Each update is a dozen
-    # passes over its arrays; for a 512x512 layer those arrays outgrow the CPU caches and every
-    # pass goes to main memory, while a chunk's working set (six arrays of 256 KiB) stays in
-    # cache across all the passes. Small parameters are a single chunk.
-    CHUNK = 65536
-
-    def _chunks(self, *arrays):
-        """``arrays`` (same shape, contiguous) as they are if small, else flat views CHUNK elements at a time."""
-        if arrays[0].size <= self.CHUNK:
-            yield arrays
-            return
-        if not all(array.flags.c_contiguous for array in arrays):
-            raise ValueError("optimizer state and parameters must be C-contiguous arrays")
-        flats = [array.reshape(-1) for array in arrays]
-        for start in range(0, flats[0].size, self.CHUNK):
-            yield [flat[start:start + self.CHUNK] for flat in flats]
-
-    def _workspace(self, like):
-        """Two scratch arrays shaped like ``like``, carved from buffers allocated once per dtype and reused."""
-        buffers = self._buffers.get(like.dtype)
-        if buffers is None:
-            buffers = self._buffers[like.dtype] = (np.empty(self.CHUNK, like.dtype), np.empty(self.CHUNK, like.dtype))
-        return tuple(buffer[:like.size].reshape(like.shape) for buffer in buffers)
 
     def _state(self, param):
         # Keyed by the Parameter object (identity), as torch keys state by tensor.

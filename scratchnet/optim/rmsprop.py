@@ -6,21 +6,20 @@ from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class RMSprop(Optimizer):
-    r"""For each parameter p with gradient g (torch.optim.RMSprop's algorithm):
+    r"""For each parameter p with gradient g (torch.optim.RMSprop's algorithm); each line is a line of ``step()``:
 
-        g   = g + weight_decay * p                       (coupled L2 decay, if weight_decay != 0)
-        v   = alpha v + (1 - alpha) g * g                (running mean of squared gradients; v0 = 0)
-        if centered:                                     (subtract the squared running mean of g)
-            m   = m + (1 - alpha) (g - m)
-            den = sqrt(v - m * m) + eps
-        else:
-            den = sqrt(v) + eps
-        if momentum > 0:
-            b = momentum b + g / den;   p = p - lr b     (b0 = 0)
-        else:
-            p = p - lr g / den
+        g      = g + weight_decay * p               (coupled L2 decay, if weight_decay != 0)
+        v     *= alpha
+        v     += (1 - alpha) * g * g                (v = alpha v + (1 - alpha) g^2: running mean of g^2)
+        m     += (1 - alpha) * (g - m)              (centered only: running mean of g, as torch's lerp)
+        denom  = sqrt(v - m * m) + eps              (centered: the running variance of g)
+        denom  = sqrt(v) + eps                      (otherwise)
+        b     *= momentum                           (if momentum > 0)
+        b     += g / denom
+        p     -= lr * b
+        p     -= lr * g / denom                     (otherwise)
 
-    Unlike Adam there is no bias correction, and eps is added after the square root.
+    v, m and the momentum buffer b start at 0. Unlike Adam there is no bias correction.
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
@@ -36,33 +35,32 @@ class RMSprop(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad
+                p, g = param.data, param.grad
                 state = self._state(param)
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = np.zeros_like(param.data)
+                    state["square_avg"] = np.zeros_like(p)
                     if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(param.data)
+                        state["momentum_buffer"] = np.zeros_like(p)
                     if centered:
-                        state["grad_avg"] = np.zeros_like(param.data)
+                        state["grad_avg"] = np.zeros_like(p)
                 state["step"] += 1
+                v = state["square_avg"]
 
                 if weight_decay != 0:
-                    grad = grad + weight_decay * param.data
-                square_avg = state["square_avg"]
-                square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
+                    g = g + weight_decay * p
+                v *= alpha
+                v += (1 - alpha) * g * g
                 if centered:
-                    grad_avg = state["grad_avg"]
-                    grad_avg += (1 - alpha) * (grad - grad_avg)
-                    denom = np.sqrt(square_avg - grad_avg * grad_avg)
+                    m = state["grad_avg"]
+                    m += (1 - alpha) * (g - m)
+                    denom = np.sqrt(v - m * m) + eps
                 else:
-                    denom = np.sqrt(square_avg)
-                denom += eps
+                    denom = np.sqrt(v) + eps
                 if momentum > 0:
-                    buf = state["momentum_buffer"]
-                    buf *= momentum
-                    buf += grad / denom
-                    param.data -= lr * buf
+                    b = state["momentum_buffer"]
+                    b *= momentum
+                    b += g / denom
+                    p -= lr * b
                 else:
-                    param.data -= lr * grad / denom
+                    p -= lr * g / denom

@@ -4,19 +4,18 @@ from scratchnet.optim.optimizer import Optimizer, check_non_negative
 
 
 class SGD(Optimizer):
-    r"""For each parameter p with gradient g (torch.optim.SGD's algorithm):
+    r"""For each parameter p with gradient g (torch.optim.SGD's algorithm); each line is a line of ``step()``:
 
-        g = g + weight_decay * p                    (coupled L2 decay, if weight_decay != 0)
-        b = g                                       (first step)
-        b = momentum * b + (1 - dampening) * g      (later steps, if momentum != 0)
-        g = g + momentum * b  if nesterov  else  b
-        p = p - lr * g
+        g   = g + weight_decay * p                  (coupled L2 decay, if weight_decay != 0)
+        b   = g.copy()                              (momentum != 0, first step: the buffer starts at g)
+        b  *= momentum                              (later steps)
+        b  += (1 - dampening) * g                   (b = momentum b + (1 - dampening) g)
+        g   = g + momentum * b  if nesterov  else  b
+        p  -= lr * g
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
-        check_non_negative({"learning rate": lr, "momentum value": momentum, "weight_decay value": weight_decay})
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
         super().__init__(params, defaults)
 
@@ -27,16 +26,23 @@ class SGD(Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad
+                p, g = param.data, param.grad
                 if weight_decay != 0:
-                    grad = grad + weight_decay * param.data
+                    g = g + weight_decay * p
                 if momentum != 0:
                     state = self._state(param)
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = grad.copy()
+                    if "momentum_buffer" not in state:
+                        b = state["momentum_buffer"] = g.copy()
                     else:
-                        buf *= momentum
-                        buf += (1 - dampening) * grad
-                    grad = grad + momentum * buf if nesterov else buf
-                param.data -= lr * grad
+                        b = state["momentum_buffer"]
+                        b *= momentum
+                        b += (1 - dampening) * g
+                    g = g + momentum * b if nesterov else b
+                p -= lr * g
+
+
+def _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov):
+    """torch's checks: lr, momentum, weight_decay >= 0; Nesterov needs momentum > 0 and no dampening."""
+    check_non_negative({"learning rate": lr, "momentum value": momentum, "weight_decay value": weight_decay})
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
