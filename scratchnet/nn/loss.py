@@ -125,21 +125,26 @@ def _check_probabilities(values, name, loss):
 class CrossEntropyLoss(_Loss):
     r"""Cross-entropy of logits against class labels, as ``torch.nn.CrossEntropyLoss``.
 
-    Shapes: input (N, C) logits; target (N,) integer labels in [0, C) (or ``ignore_index``),
-    or (N, C) class probabilities of the input's float dtype. weight: (C,) or None.
+    Shapes: input x (N, C) logits; target y (N,) integer labels in [0, C) (or ``ignore_index``),
+    or t (N, C) class probabilities of the input's float dtype. weight w: (C,) or None.
 
-    With p = softmax(x) (computed as log_softmax, stable for large logits), eps = label_smoothing:
+    The plain case (integer labels, no weight, smoothing or ignored sample), 'mean':
 
-        q_n   = (1 - eps) onehot(y_n) + eps / C       target distribution (q_n = (1 - eps) t_n + eps / C
-                                                     for probability targets t_n)
-        l_n   = -sum_c w_c q_nc log p_nc              (0 where y_n == ignore_index; w = 1 without weight)
-        L     = sum_n l_n / sum_n w_{y_n}  ('mean', over non-ignored n; / N for probability targets)
-                sum_n l_n ('sum'),  l ('none')
+        log_p = log_softmax(x)                      (N, C), stable for large logits
+        l_n   = -log_p[n, y_n]                      (N,)
+        L     = sum_n l_n / N
+        dL/dx = (softmax(x) - onehot(y)) / N        (N, C)
 
-    Without weight or smoothing, l_n = -log p[n, y_n] and 'mean' is the plain average.
+    Each option changes the target distribution a_n (N, C) that l_n = -sum_c a_nc log_p[n, c] weighs
+    (a_n = onehot(y_n) above), and the denominator of 'mean':
 
-    Backward (a = w * q_n, elementwise):  dl_n/dx_n = (sum_c a_c) p_n - a,
-    which is p_n - onehot(y_n) in the plain case; times dL/dl_n (1 / denominator for 'mean').
+        label_smoothing eps:  q_n = (1 - eps) onehot(y_n) + eps / C        (q_n = onehot(y_n) if eps = 0)
+        probabilities t_n:    q_n = (1 - eps) t_n + eps / C;               'mean' divides by N
+        weight w:             a_n = w * q_n;                               'mean' divides by sum_n w[y_n]
+        ignore_index:         a_n = 0 where y_n == ignore_index;           those n leave the denominator
+
+    Backward:  dl_n/dx_n = (sum_c a_nc) softmax(x_n) - a_n, which is softmax(x_n) - onehot(y_n) in the
+    plain case; times dL/dl_n (1 / denominator for 'mean', 1 for 'sum', grad_output[n] for 'none').
     """
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -151,6 +156,48 @@ class CrossEntropyLoss(_Loss):
         self.register_buffer("weight", weight)
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input, target):
+        self._check(input, target)
+        log_p = F.log_softmax(input, dim=1)
+        if not self._is_plain(target):
+            return self._forward_with_options(log_p, target)
+        n = len(target)
+        losses = -log_p[np.arange(n), target]  # l_n = -log_p[n, y_n]
+        self._log_p, self._y, self._a, self._denominator = log_p, target, None, n
+        return self._reduce(losses, n)
+
+    def backward(self, grad_output=1.0):
+        n = len(self._log_p)
+        grad = np.exp(self._log_p)  # softmax(x)
+        if self._a is None:
+            grad[np.arange(n), self._y] -= 1  # softmax(x) - onehot(y)
+        else:
+            grad = self._a.sum(axis=1, keepdims=True) * grad - self._a  # (sum_c a_nc) softmax(x_n) - a_n
+        grad_losses = self._grad_losses(grad_output, (n,), self._denominator, grad.dtype)  # 1 / N for 'mean'
+        return grad * grad_losses[..., None]
+
+    def _is_plain(self, target):
+        return (target.dtype.kind in "iu" and self.weight is None and not self.label_smoothing
+                and not (target == self.ignore_index).any())
+
+    def _forward_with_options(self, log_p, target):
+        """l_n = -sum_c a_nc log_p[n, c], with a_n built from label_smoothing, weight and ignore_index."""
+        n, num_classes = log_p.shape
+        eps = self.label_smoothing
+        w = self.weight if self.weight is not None else np.ones(num_classes, dtype=log_p.dtype)
+        if target.dtype.kind == "f":  # class probabilities t: nothing is ignored, 'mean' divides by N
+            q, kept, denominator = target, np.ones(n, dtype=bool), n
+        else:
+            kept = target != self.ignore_index
+            y = np.where(kept, target, 0)  # an ignored n gets any valid class; kept zeroes its row of a below
+            q = np.zeros_like(log_p)
+            q[np.arange(n), y] = 1  # onehot(y)
+            denominator = (w[y] * kept).sum(dtype=log_p.dtype)
+        q = (1 - eps) * q + eps / num_classes  # label_smoothing
+        a = w * q * kept[:, None]  # weight, then ignore_index
+        self._log_p, self._y, self._a, self._denominator = log_p, None, a, denominator
+        return self._reduce(-(a * log_p).sum(axis=1), denominator)
 
     def _check(self, input, target):
         check_float(input, "CrossEntropyLoss input")
@@ -187,46 +234,6 @@ class CrossEntropyLoss(_Loss):
             if labels.size and labels.max() >= num_classes:
                 raise ValueError(f"CrossEntropyLoss target holds label {labels.max()} but there are only {num_classes} "
                                  f"classes (labels 0..{num_classes - 1})")
-
-    def forward(self, input, target):
-        self._check(input, target)
-        n, num_classes = input.shape
-        eps, weight = self.label_smoothing, self.weight
-        log_p = F.log_softmax(input, dim=1)
-        self._labels = None
-        if target.dtype.kind in "iu" and weight is None and not eps and not (target == self.ignore_index).any():
-            # The lecture's case (no weight, smoothing or ignored sample): l_n = -log p[n, y_n].
-            self._log_p, self._labels, self._denominator = log_p, target, n
-            return self._reduce(-log_p[np.arange(n), target], n)
-        class_weight = weight if weight is not None else np.ones(num_classes, dtype=input.dtype)
-        if target.dtype.kind == "f":
-            q = target * (1 - eps) + eps / num_classes if eps else target
-            self._denominator = n
-        else:
-            keep = target != self.ignore_index
-            labels = np.where(keep, target, 0)
-            q = np.zeros_like(input)
-            q[np.arange(n), labels] = 1 - eps
-            if eps:
-                q += eps / num_classes
-            q *= keep[:, None]  # ignored samples contribute nothing
-            self._denominator = (class_weight[labels] * keep).sum(dtype=input.dtype)
-        self._log_p, self._weighted_q = log_p, q * class_weight  # a = w * q_n
-        return self._reduce(-(self._weighted_q * log_p).sum(axis=1), self._denominator)
-
-    def backward(self, grad_output=1.0):
-        if self._labels is not None:  # dl_n/dx_n = p_n - onehot(y_n)
-            grad = np.exp(self._log_p)
-            n = len(self._labels)
-            grad[np.arange(n), self._labels] -= 1
-            grad_losses = self._grad_losses(grad_output, (n,), self._denominator, grad.dtype)
-            grad *= grad_losses[:, None] if grad_losses.ndim else grad_losses
-            return grad
-        a, p = self._weighted_q, np.exp(self._log_p)
-        grad_losses = self._grad_losses(grad_output, a.shape[:1], self._denominator, a.dtype)
-        grad = a.sum(axis=1, keepdims=True) * p - a  # dl_n/dx_n = (sum_c a_c) p_n - a
-        grad *= grad_losses[:, None] if grad_losses.ndim else grad_losses
-        return grad
 
     def extra_repr(self):
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
