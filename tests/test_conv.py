@@ -140,8 +140,8 @@ def test_attributes_mirror_torch():
     assert same.padding == twin_same.padding == "same"
 
 
-def test_reused_patch_buffer_never_aliases_outputs():
-    """Forward reuses its im2col buffer: earlier outputs and gradients must stay intact."""
+def test_a_second_call_leaves_earlier_outputs_and_gradients_intact():
+    """Each forward keeps its own patches: earlier outputs and gradients stay intact, backward uses the latest."""
     conv = Conv2d(2, 3, 3, padding=1, dtype=np.float64)
     rng = np.random.default_rng(4)
     x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))

@@ -2,13 +2,12 @@ r"""2-D convolution as im2col and one matrix product; its backward as two more p
 
 The helpers below are shared with the pooling layers:
 
-- ``windows``: every (kH, kW) patch of a padded (N, C, H, W) array as a view
-  (N, C, H_out, W_out, kH, kW), built with ``sliding_window_view`` (no copy).
-- ``col2im``: the adjoint of ``windows``: adds per-patch gradients back onto the input
-  positions the patches came from, one whole-array strided slice per kernel offset
-  (kH kW vectorised additions, no element-wise scatter).
-- ``conv_output_size``, ``check_conv_input``: the output size and the input checks.
-- ``pad_hw``/``crop_hw``: zero (or -inf) borders on and off; ``reuse``: scratch buffers.
+- ``pad_hw`` / ``crop_hw``: borders of zeros (or -inf) on and off.
+- ``windows`` (im2col): every (kH, kW) patch of a padded (N, C, Hp, Wp) array, as a view
+  (N, C, H_out, W_out, kH, kW) made by ``sliding_window_view`` (no copy).
+- ``col2im``: the adjoint of ``windows``: adds each patch's gradient back onto the input
+  positions the patch was read from.
+- ``conv_output_size``, ``check_conv_input``, ``pair``: output size, input checks, arguments.
 """
 
 import math
@@ -64,64 +63,12 @@ def check_conv_input(x, owner, channels, kernel_size, stride, dilation, pads, dt
     return out
 
 
-def pad_hw(x, pads, value=0.0, owner=None):
-    """x (N, C, H, W) with ``pads`` = (top, bottom, left, right) rows/columns of ``value`` added.
-
-    With ``owner`` the padded array is a scratch buffer cached on that module (see ``reuse``):
-    its border is filled once and only the interior is rewritten on later calls.
-    """
-    if not any(pads):
-        return x
+def pad_hw(x, pads, value=0.0):
+    """x (N, C, H, W) with ``pads`` = (top, bottom, left, right) rows/columns of ``value`` added."""
     (n, c, h, w), (top, bottom, left, right) = x.shape, pads
-    shape = (n, c, h + top + bottom, w + left + right)
-    if owner is None:
-        padded = np.full(shape, value, dtype=x.dtype)
-    else:
-        padded = reuse(owner, "_x_pad", shape, x.dtype, fill=value)
+    padded = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
     padded[:, :, top:top + h, left:left + w] = x
     return padded
-
-
-def windows(x_padded, kernel_size, stride, dilation):
-    """The (N, C, H_out, W_out, kH, kW) view of every patch: [n, c, h, w, i, j] = x[n, c, h s + i d, w s + j d]."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    patches = sliding_window_view(x_padded, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return patches[:, :, ::sh, ::sw, ::dh, ::dw]
-
-
-def col2im(grad_patches, padded_shape, stride, dilation):
-    """Adjoint of ``windows``: sum each patch gradient onto the input position it was read from.
-
-    grad_patches (N, G, kH, kW, C/G, H_out, W_out) -> (N, C, Hp, Wp), channels in G groups.
-    For a fixed kernel offset (i, j) the patches read x[:, :, i d + s h, j d + s w] -- distinct
-    positions -- so one strided slice per offset takes all of them at once; offsets that
-    overlap add up. (Kernel offsets come before channels so that each offset's gradients
-    are long blocks in memory, which makes these additions several times faster.)
-    """
-    n, groups, kh, kw, group_channels, h_out, w_out = grad_patches.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    grad = np.zeros(padded_shape, dtype=grad_patches.dtype)
-    grad_groups = grad.reshape(n, groups, group_channels, *padded_shape[2:])  # a view of grad
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + sh * (h_out - 1) + 1, sh)
-            cols = slice(j * dw, j * dw + sw * (w_out - 1) + 1, sw)
-            grad_groups[..., rows, cols] += grad_patches[:, :, i, j]
-    return grad
-
-
-def reuse(module, name, shape, dtype, fill=None):
-    """A scratch array cached on ``module`` and reused while shape and dtype stay the same.
-
-    Only for temporaries that are dead by the next forward (never for returned arrays):
-    a fresh multi-megabyte array costs a page fault per 4 KiB on first touch. A new one
-    is filled with ``fill`` when given.
-    """
-    array = module.__dict__.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype:
-        array = np.empty(shape, dtype=dtype) if fill is None else np.full(shape, fill, dtype=dtype)
-        object.__setattr__(module, name, array)
-    return array
 
 
 def crop_hw(x_padded, pads):
@@ -129,6 +76,35 @@ def crop_hw(x_padded, pads):
     top, bottom, left, right = pads
     h, w = x_padded.shape[2] - bottom, x_padded.shape[3] - right
     return x_padded[:, :, top:h, left:w]
+
+
+def windows(x_padded, kernel_size, stride, dilation):
+    """im2col as a view: patches[n, c, h, w, i, j] = x_pad[n, c, h s + i d, w s + j d].
+
+    x_padded (N, C, Hp, Wp) -> patches (N, C, H_out, W_out, kH, kW).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    dilated = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    patches = sliding_window_view(x_padded, dilated, axis=(2, 3))  # every dilated window, stride 1
+    return patches[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def col2im(grad_patches, padded_shape, stride, dilation):
+    """Adjoint of ``windows``: dx_pad[n, c, h s + i d, w s + j d] += grad_patches[n, c, h, w, i, j].
+
+    grad_patches (N, C, H_out, W_out, kH, kW) -> dx_pad ``padded_shape`` (N, C, Hp, Wp).
+    An input read by several patches receives the sum of their gradients. For one kernel
+    offset (i, j) the patches read distinct inputs, so each offset is one strided slice.
+    """
+    *_, h_out, w_out, kh, kw = grad_patches.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dx_pad = np.zeros(padded_shape, dtype=grad_patches.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (h_out - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (w_out - 1) + 1, sw)
+            dx_pad[:, :, rows, cols] += grad_patches[..., i, j]
+    return dx_pad
 
 
 class Conv2d(Module):
@@ -141,24 +117,22 @@ class Conv2d(Module):
 
         y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C_in/G + c, h s + i d, w s + j d]
 
-    im2col copies every patch into a column: X_col (N, G, K, P) with K = kH kW C_in/G patch
-    entries (ordered kernel row, kernel column, channel) and P = H_out W_out positions; with
-    the kernels as rows of W_g (G, C_out/G, K) the whole layer is one (batched) matrix product:
+    im2col lays every patch out as a column: X_col (N, G, K, P), with K = C_in/G kH kW patch
+    entries, ordered (channel, kernel row, kernel column) as W's are so that W_g and dW are plain
+    reshapes, and P = H_out W_out positions. With each kernel a row of W_g (G, C_out/G, K), the
+    whole layer is one matrix product per image n and group:
 
-        Y = W_g @ X_col + b                                 (N, G, C_out/G, P)
+        Y_n = W_g X_col_n + b                            (G, C_out/G, P),  y = Y reshaped
 
-    Backward, with g = dL/dy reshaped like Y to (N, G, C_out/G, P):
+    Backward, with g = dL/dy reshaped like Y. Y_n is linear in W_g, X_col_n and b, so as for Linear:
 
-        db    = sum_{n, h, w} g[n, :, h, w]                 (C_out,)
-        dW_g  = sum_n g_n @ X_col_n^T                       (G, C_out/G, K)   -- the product rule on Y = W X_col
-        dX_col = W_g^T @ g                                   (N, G, K, P)      -- dL/d(each patch entry)
-        dx    = col2im(dX_col)                               (N, C_in, H, W)
+        db       = sum_{n, p} g_n[:, p]                  (C_out,)           b is added at every n, p
+        dW_g     = sum_n g_n X_col_n^T                   (G, C_out/G, K)    W_g is shared by every n
+        dX_col_n = W_g^T g_n                             (N, G, K, P)
+        dx       = col2im(dX_col)                        (N, C_in, H, W)
 
     col2im is the adjoint of im2col: an input pixel read by several patches receives the sum of
-    their gradients. It runs one vectorised strided slice per kernel offset (i, j), not a
-    per-element scatter: for fixed (i, j) the patches read distinct pixels x_pad[.., i d + s h, j d + s w].
-    (dx is also the full convolution of the zero-padded g with the flipped kernel, but that
-    im2col of g is C_out/C_in times larger; measured slower here.)
+    their gradients.
 
     Init (torch's kaiming_uniform_(a=sqrt(5))): W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     fan_in = C_in/G kH kW. padding='same' (stride 1 only) pads d (k - 1) in total, the odd one
@@ -217,45 +191,42 @@ class Conv2d(Module):
         ph, pw = self.padding
         return (ph, ph, pw, pw)
 
-    def _grouped_weight(self):
-        """W (C_out, C_in/G, kH, kW) as W_g (G, C_out/G, K), K ordered (kH, kW, C_in/G) like X_col."""
-        groups, (kh, kw) = self.groups, self.kernel_size
-        w = self.weight.data.reshape(groups, self.out_channels // groups, self.in_channels // groups, kh, kw)
-        return w.transpose(0, 1, 3, 4, 2).reshape(groups, self.out_channels // groups, -1)
+    def _check(self, x):
+        """Validate x; return (H_out, W_out)."""
+        name = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
+        return check_conv_input(x, name, self.in_channels, self.kernel_size, self.stride, self.dilation,
+                                self._pads, self.weight.dtype)
 
     def forward(self, x):
-        name = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
-        h_out, w_out = check_conv_input(x, name, self.in_channels, self.kernel_size, self.stride, self.dilation,
-                                        self._pads, self.weight.dtype)
-        n, groups, (kh, kw) = x.shape[0], self.groups, self.kernel_size
-        x_pad = pad_hw(x, self._pads, owner=self)
-        patches = windows(x_pad, self.kernel_size, self.stride, self.dilation)  # (N, C, H_out, W_out, kH, kW) view
-        patches = patches.reshape(n, groups, -1, h_out, w_out, kh, kw).transpose(0, 1, 5, 6, 2, 3, 4)
-        x_col = reuse(self, "_x_col", patches.shape, x.dtype)  # (N, G, kH, kW, C/G, H_out, W_out)
-        np.copyto(x_col, patches)                              # im2col: the one copy of the patches
-        x_col = x_col.reshape(n, groups, -1, h_out * w_out)    # X_col (N, G, K, P)
-        self._padded_shape = x_pad.shape
-        y = self._grouped_weight() @ x_col                     # Y = W_g @ X_col
-        y = y.reshape(n, self.out_channels, h_out, w_out)
+        h_out, w_out = self._check(x)
+        n, groups, c_out = x.shape[0], self.groups, self.out_channels
+        x_pad = pad_hw(x, self._pads)                                           # (N, C_in, Hp, Wp)
+        patches = windows(x_pad, self.kernel_size, self.stride, self.dilation)  # (N, C_in, H_out, W_out, kH, kW)
+        patches = patches.transpose(0, 1, 4, 5, 2, 3)                           # (N, C_in, kH, kW, H_out, W_out)
+        X_col = patches.reshape(n, groups, -1, h_out * w_out)                   # (N, G, K, P), im2col's one copy
+        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
+        Y = W_g @ X_col                                                         # Y_n = W_g X_col_n  (N, G, C_out/G, P)
+        y = Y.reshape(n, c_out, h_out, w_out)
         if self.bias is not None:
-            y += self.bias.data[:, None, None]
+            y += self.bias.data[:, None, None]                                  # + b
+        self._X_col, self._padded_shape = X_col, x_pad.shape
         return y
 
     def backward(self, grad_output):
-        groups, (kh, kw) = self.groups, self.kernel_size
-        n, _, h_out, w_out = grad_output.shape
-        x_col = self._x_col.reshape(n, groups, -1, h_out * w_out)  # (N, G, K, P)
-        g = grad_output.reshape(n, groups, self.out_channels // groups, h_out * w_out)
+        n, c_out, h_out, w_out = grad_output.shape
+        groups, X_col = self.groups, self._X_col
+        g = grad_output.reshape(n, groups, c_out // groups, h_out * w_out)      # (N, G, C_out/G, P)
+        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
         if self.bias is not None:
-            self.bias.accumulate_grad(grad_output.sum(axis=(0, 2, 3)))  # db = sum over n, h, w
-        # dW_g = sum_n g_n X_col_n^T, computed as its transpose sum_n X_col_n g_n^T (a faster product shape)
-        grad_w = (x_col @ g.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2)
-        grad_w = grad_w.reshape(groups, -1, kh, kw, self.in_channels // groups).transpose(0, 1, 4, 2, 3)
-        self.weight.accumulate_grad(np.ascontiguousarray(grad_w).reshape(self.weight.shape))
-        grad_col = self._grouped_weight().swapaxes(-1, -2) @ g  # dX_col = W_g^T g  (N, G, K, P)
-        grad_col = grad_col.reshape(n, groups, kh, kw, -1, h_out, w_out)
-        grad_x = col2im(grad_col, self._padded_shape, self.stride, self.dilation)
-        return crop_hw(grad_x, self._pads)
+            db = grad_output.sum(axis=(0, 2, 3))                                # sum_{n, p} g  (C_out,)
+            self.bias.accumulate_grad(db)
+        dW_g = (g @ X_col.swapaxes(-1, -2)).sum(axis=0)                         # sum_n g_n X_col_n^T  (G, C_out/G, K)
+        self.weight.accumulate_grad(dW_g.reshape(self.weight.shape))
+        dX_col = W_g.swapaxes(-1, -2) @ g                                       # W_g^T g_n  (N, G, K, P)
+        d_patches = dX_col.reshape(n, self.in_channels, *self.kernel_size, h_out, w_out)
+        d_patches = d_patches.transpose(0, 1, 4, 5, 2, 3)                       # (N, C_in, H_out, W_out, kH, kW)
+        dx_pad = col2im(d_patches, self._padded_shape, self.stride, self.dilation)  # (N, C_in, Hp, Wp)
+        return crop_hw(dx_pad, self._pads)                                      # dx (N, C_in, H, W)
 
     def extra_repr(self):
         parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"]

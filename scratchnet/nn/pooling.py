@@ -1,14 +1,29 @@
 r"""Max and average pooling over (N, C, H, W) windows, as ``torch.nn.MaxPool2d`` / ``AvgPool2d``.
 
-Both read the same patches as a convolution (``conv.windows``), laid out as one slab per
-window offset so that the max or sum over each window is a few whole-array operations,
-and route gradients back with the same ``col2im``: one strided slice per window offset.
+Both read the same patches as a convolution (``conv.windows``, a view
+(N, C, H_out, W_out, kH, kW)), reduce each window to one number, and send gradients
+back to the inputs each window read with the same ``col2im``.
 """
 
 import numpy as np
 
 from scratchnet.nn.conv import check_conv_input, col2im, crop_hw, pad_hw, pair, windows
 from scratchnet.nn.module import Module
+
+
+def offset_slabs(patches):
+    """patches (N, C, H_out, W_out, kH, kW) as one (N, C, H_out, W_out) slab per window offset (i, j).
+
+    Returns a contiguous (kH kW, N, C, H_out, W_out) copy, offsets in row-major order. Speed only:
+    NumPy reduces over kH kW whole slabs some 20x faster than over a tiny trailing window axis.
+    """
+    kh, kw = patches.shape[-2:]
+    return np.ascontiguousarray(np.moveaxis(patches, (4, 5), (0, 1))).reshape(kh * kw, *patches.shape[:4])
+
+
+def from_offset_slabs(slabs, kernel_size):
+    """Undo ``offset_slabs``: (kH kW, N, C, H_out, W_out) -> a (N, C, H_out, W_out, kH, kW) view."""
+    return np.moveaxis(slabs.reshape(*kernel_size, *slabs.shape[1:]), (0, 1), (4, 5))
 
 
 class _Pool2d(Module):
@@ -29,26 +44,18 @@ class _Pool2d(Module):
         ph, pw = self.padding
         self._pads = (ph, ph, pw, pw)
 
-    def _window_slabs(self, x, pad_value):
-        """x's windows as one (N, C, H_out, W_out) slab per window offset: (kH kW, N, C, H_out, W_out).
-
-        Offset-major, so that the max/sum over a window is an element-wise operation between
-        kH kW whole slabs (fast), not a reduction over many tiny windows (slow in NumPy).
-        """
+    def _patches(self, x, pad_value):
+        """Check x, pad it with ``pad_value``; return its windows (N, C, H_out, W_out, kH, kW), a view."""
         name = f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
         check_conv_input(x, name, None, self.kernel_size, self.stride, (1, 1), self._pads)
-        x_pad = pad_hw(x, self._pads, pad_value, owner=self)
+        x_pad = pad_hw(x, self._pads, pad_value)
         self._padded_shape = x_pad.shape
-        patches = windows(x_pad, self.kernel_size, self.stride, (1, 1))  # (N, C, H_out, W_out, kH, kW) view
-        slabs = np.ascontiguousarray(patches.transpose(4, 5, 0, 1, 2, 3))
-        return slabs.reshape(-1, *patches.shape[:4])
+        return windows(x_pad, self.kernel_size, self.stride, (1, 1))
 
-    def _route_back(self, grad_slabs):
-        """Sum per-offset gradients (kH kW, N, C, H_out, W_out) onto the input: col2im, then unpad."""
-        (kh, kw), (_, n, c, h_out, w_out) = self.kernel_size, grad_slabs.shape
-        # col2im takes (N, G, kH, kW, C/G, H_out, W_out): here G = C groups of one channel (a view)
-        grad_patches = grad_slabs.reshape(kh, kw, n, c, 1, h_out, w_out).transpose(2, 3, 0, 1, 4, 5, 6)
-        return crop_hw(col2im(grad_patches, self._padded_shape, self.stride, (1, 1)), self._pads)
+    def _to_input(self, d_patches):
+        """dx from per-window gradients (N, C, H_out, W_out, kH, kW): col2im, then unpad."""
+        dx_pad = col2im(d_patches, self._padded_shape, self.stride, (1, 1))
+        return crop_hw(dx_pad, self._pads)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -73,19 +80,20 @@ class MaxPool2d(_Pool2d):
                          return_indices=(return_indices, False), ceil_mode=(ceil_mode, False))
 
     def forward(self, x):
-        slabs = self._window_slabs(x, -np.inf)  # (kH kW, N, C, H_out, W_out)
+        slabs = offset_slabs(self._patches(x, -np.inf))  # (kH kW, N, C, H_out, W_out)
         y = slabs.max(axis=0)
-        # chosen[k] marks the windows whose max is at offset k: the first equal one (row-major), like torch
-        chosen = slabs == y
-        taken = chosen[0].copy()
-        for offset in range(1, len(chosen)):
-            chosen[offset] &= ~taken
-            taken |= chosen[offset]
-        self._chosen = chosen
+        # is_max[k]: the window's max is at offset k -- the first such offset only (row-major), as torch picks
+        is_max = slabs == y
+        taken = np.zeros(y.shape, dtype=bool)
+        for k in range(len(is_max)):
+            is_max[k] &= ~taken
+            taken |= is_max[k]
+        self._is_max = is_max
         return y
 
     def backward(self, grad_output):
-        return self._route_back(self._chosen * grad_output)
+        d_slabs = self._is_max * grad_output  # g at each window's argmax, 0 elsewhere
+        return self._to_input(from_offset_slabs(d_slabs, self.kernel_size))
 
 
 class AvgPool2d(_Pool2d):
@@ -104,10 +112,10 @@ class AvgPool2d(_Pool2d):
                          count_include_pad=(count_include_pad, True), divisor_override=(divisor_override, None))
 
     def forward(self, x):
-        slabs = self._window_slabs(x, 0.0)  # (kH kW, N, C, H_out, W_out)
-        return slabs.sum(axis=0) / float(len(slabs))
+        slabs = offset_slabs(self._patches(x, 0.0))  # (kH kW, N, C, H_out, W_out)
+        return slabs.mean(axis=0)
 
     def backward(self, grad_output):
         kh, kw = self.kernel_size
-        share = grad_output / float(kh * kw)
-        return self._route_back(np.broadcast_to(share, (kh * kw, *share.shape)))
+        share = grad_output / float(kh * kw)  # g / (kH kW), the same for every (i, j) of a window
+        return self._to_input(np.broadcast_to(share[..., None, None], (*share.shape, kh, kw)))
