@@ -21,8 +21,13 @@ def compare(name, scratch, torch_value, tolerance):
     """Compare scratchnet's array with torch's (already converted to NumPy).
 
     Shapes must be equal and so must float dtypes: a float32 layer that quietly computes in
-    float64 is a parity failure too (the values are then compared in float64).
+    float64 is a parity failure too (the values are then compared in float64). A value that
+    is missing (``None``) on either side fails, named as such: nothing is skipped.
     """
+    if scratch is None or torch_value is None:
+        side = "scratchnet" if scratch is None else "torch"
+        other = torch_value if scratch is None else scratch
+        return missing(name, np.shape(other), tolerance, f"missing on the {side} side (None)")
     dtypes = np.asarray(scratch).dtype, np.asarray(torch_value).dtype
     a = np.asarray(scratch, dtype=np.float64)
     b = np.asarray(torch_value, dtype=np.float64)
@@ -47,6 +52,27 @@ def compare(name, scratch, torch_value, tolerance):
     passed = same_nans and bool(np.all(diff <= tolerance.atol + tolerance.rtol * np.abs(np.where(ok, b, 0.0))))
     return TensorDiff(name, a.shape, max_abs, max_rel, tolerance.atol, tolerance.rtol, passed,
                       note="" if same_nans else "NaN in different places")
+
+
+def missing(name, shape, tolerance, note):
+    """A failed row for a tensor that one side does not have (``note`` says which and why)."""
+    return TensorDiff(name, tuple(shape), float("inf"), float("inf"), tolerance.atol, tolerance.rtol, False,
+                      note=note)
+
+
+def matched(kind, scratch_named, torch_named):
+    """Pair scratchnet's and torch's named tensors by name; any name on one side only is an error.
+
+    ``scratch_named`` and ``torch_named`` are (name, value) iterables such as ``named_parameters()``.
+    Returns [(name, scratch value, torch value)] in torch's order.
+    """
+    mine, theirs = dict(scratch_named), dict(torch_named)
+    only_mine, only_theirs = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+    if only_mine or only_theirs:
+        parts = ([f"only scratchnet has {only_mine}"] if only_mine else []) + (
+            [f"only torch has {only_theirs}"] if only_theirs else [])
+        raise ValueError(f"the two models' {kind} differ: " + "; ".join(parts))
+    return [(name, mine[name], value) for name, value in theirs.items()]
 
 
 @dataclass

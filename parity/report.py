@@ -57,7 +57,7 @@ def _pyplot():
 def _plot_log_series(ax, x, values, floor, label, color, marker):
     """``values`` on a log axis, exact zeros drawn at ``floor`` with hollow markers (log(0) is -inf)."""
     ax.plot(x, [max(v, floor) for v in values], color=color, marker=marker, markersize=3, linewidth=1.2, label=label)
-    zeros = [i for i, v in zip(x, values) if v == 0]
+    zeros = [i for i, v in zip(x, values, strict=True) if v == 0]
     if zeros:
         ax.plot(zeros, [floor] * len(zeros), linestyle="none", marker="o", markersize=5, markerfacecolor="none",
                 color=COLORS["zero"], label=f"exactly 0 (drawn at {floor:.0e})")
@@ -86,7 +86,7 @@ def plot_losses(payload, path):
     plt = _pyplot()
     losses = payload["losses"]
     epochs = list(range(1, len(losses["torch"]) + 1))
-    diffs = [abs(s - t) for s, t in zip(losses["scratchnet"], losses["torch"])]
+    diffs = [abs(s - t) for s, t in zip(losses["scratchnet"], losses["torch"], strict=True)]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     top.plot(epochs, losses["scratchnet"], color=COLORS["scratchnet"], linewidth=4, alpha=0.6, label="scratchnet (NumPy)")
     top.plot(epochs, losses["torch"], color=COLORS["torch"], linewidth=1.5, linestyle="--", marker="o", markersize=3,
@@ -194,7 +194,7 @@ def markdown(payload):
         "![Training loss of both sides, and their difference](loss.png)",
         _table(["epoch", "scratchnet loss", "torch loss", "abs difference"],
                [(epoch, number(s), number(t), number(abs(s - t)))
-                for epoch, (s, t) in enumerate(zip(losses["scratchnet"], losses["torch"]), start=1)]),
+                for epoch, (s, t) in enumerate(zip(losses["scratchnet"], losses["torch"], strict=True), start=1)]),
         "## Per step",
         "![Largest gradient and parameter differences per step](differences.png)",
         "On the log scale an exact 0 (both sides computed the same bits) cannot be drawn; such steps are "

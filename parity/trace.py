@@ -95,7 +95,7 @@ def _scratch_step(model, x, y, lr):
     optimizer.step()
     return dict(outputs=outputs, grads=grads, softmax=F.softmax(h, dim=1), loss=np.asarray(loss),
                 params=[(b, p.grad, optimizer.state[p]["exp_avg"], optimizer.state[p]["exp_avg_sq"], p.data)
-                        for b, p in zip(before, params)])
+                        for b, p in zip(before, params, strict=True)])
 
 
 def _torch_step(model, x, y, lr):
@@ -120,7 +120,7 @@ def _torch_step(model, x, y, lr):
     return dict(outputs=[to_numpy(o) for o in outputs], grads=[to_numpy(o.grad) for o in outputs],
                 softmax=to_numpy(torch.softmax(logits.detach(), dim=1)), loss=to_numpy(loss),
                 params=[(b, to_numpy(p.grad), to_numpy(state[p]["exp_avg"]), to_numpy(state[p]["exp_avg_sq"]),
-                         to_numpy(p)) for b, p in zip(before, params)])
+                         to_numpy(p)) for b, p in zip(before, params, strict=True)])
 
 
 def _rows(mine, theirs, x, y, num_layers, act, lr):

@@ -22,7 +22,7 @@ import scratchnet
 import scratchnet.training
 import torchnet.training
 from parity import tolerances
-from parity.compare import compare
+from parity.compare import compare, matched
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
 from scratchnet.data import check_batches, iterate_batches
 from scratchnet.training import TrainingDivergedError
@@ -54,8 +54,12 @@ class TrainingReport:
 
 
 def _pairs(scratch_model, torch_model):
-    scratch_params = dict(scratch_model.named_parameters())
-    return [(name, scratch_params[name], param) for name, param in torch_model.named_parameters()]
+    return matched("parameters", scratch_model.named_parameters(), torch_model.named_parameters())
+
+
+def _numpy_grad(tensor):
+    """torch's gradient as NumPy, or None (which ``compare`` reports as missing, never skips)."""
+    return None if tensor.grad is None else to_numpy(tensor.grad)
 
 
 def _criteria(name, kwargs):
@@ -146,7 +150,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
             row["loss"] = record("loss", compare("loss", s_loss, t_loss, trajectory_tol["loss"]), where, report.max_abs_diff)
             row["grad"] = row["param"] = 0.0
             for name, mine, theirs in pairs:
-                grad_diff = compare(f"grad {name}", mine.grad, to_numpy(theirs.grad), trajectory_tol["grad"])
+                grad_diff = compare(f"grad {name}", mine.grad, _numpy_grad(theirs), trajectory_tol["grad"])
                 param_diff = compare(name, mine.data, to_numpy(theirs), trajectory_tol["param"])
                 row["grad"] = max(row["grad"], record("grad", grad_diff, where, report.max_abs_diff))
                 row["param"] = max(row["param"], record("param", param_diff, where, report.max_abs_diff))
@@ -159,7 +163,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
                 record("loss", compare("loss", float(shadow_loss), t_loss, step_tol), shadow_where, report.step_max_abs_diff)
                 shadow_params = dict(shadow.named_parameters())
                 for name, _, theirs in pairs:
-                    record("grad", compare(f"grad {name}", shadow_params[name].grad, to_numpy(theirs.grad), step_tol),
+                    record("grad", compare(f"grad {name}", shadow_params[name].grad, _numpy_grad(theirs), step_tol),
                            shadow_where, report.step_max_abs_diff)
             report.steps.append(row)
 

@@ -35,7 +35,7 @@ def test_lecture_dataset_is_the_lectures_unscaled_split():
     X, y = make_classification(n_samples=1000, n_features=20, n_informative=15, n_redundant=5, n_classes=2,
                                random_state=42)
     expected = train_test_split(X, y, test_size=0.2, random_state=42)
-    for mine, theirs in zip(load_lecture_data(np.float64), expected):
+    for mine, theirs in zip(load_lecture_data(np.float64), expected, strict=True):
         assert np.array_equal(mine, theirs)
     assert "lecture" in DATASETS
 
@@ -58,7 +58,7 @@ def test_batches_are_those_torchs_dataloader_forms_from_the_same_order(n, batch_
     loader = DataLoader(torch.arange(n), batch_size=batch_size, sampler=order.tolist(), drop_last=drop_last)
     theirs = [batch.numpy() for batch in loader]
     assert len(mine) == len(theirs)
-    for a, b in zip(mine, theirs):
+    for a, b in zip(mine, theirs, strict=True):
         assert np.array_equal(a, b)
     if not drop_last:
         assert sorted(np.concatenate(mine).tolist()) == list(range(n))

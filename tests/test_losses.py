@@ -30,6 +30,8 @@ def _rng(seed=0):
 # -- CrossEntropyLoss -----------------------------------------------------------------------------
 
 N, C = 7, 4
+# A loss returns dL/d(input) alone: a float target is data, with no gradient of its own.
+INPUT_ONLY = (True, False)
 CE_OPTIONS = {
     "plain": {},
     "weight": {"weight": True},
@@ -74,7 +76,7 @@ def test_cross_entropy_probability_targets_parity(reduction, smoothing, dtype):
     weight = (_rng(5).random(C) + 0.2).astype(dtype)
     scratch, twin = _pair("CrossEntropyLoss", dtype, weight=weight, reduction=reduction, label_smoothing=smoothing)
     x = _rng().standard_normal((N, C)).astype(dtype)
-    check_module(scratch, twin, x, F.softmax(_rng(2).standard_normal((N, C)), 1).astype(dtype)).assert_passed()
+    check_module(scratch, twin, x, F.softmax(_rng(2).standard_normal((N, C)), 1).astype(dtype), requires_grad=INPUT_ONLY).assert_passed()
 
 
 def test_cross_entropy_every_target_ignored_is_nan_with_zero_gradient_like_torch():
@@ -125,14 +127,14 @@ def test_bce_with_logits_parity(shape, option, reduction, dtype):
     x = (_rng().standard_normal(shape) * 3).astype(dtype)
     y = _rng(1).random(shape).astype(dtype)
     y.flat[::2] = np.round(y.flat[::2])  # hard 0/1 labels and soft targets
-    check_module(scratch, twin, x, y).assert_passed()
+    check_module(scratch, twin, x, y, requires_grad=INPUT_ONLY).assert_passed()
 
 
 @pytest.mark.parametrize("option", BCE_OPTIONS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_bce_with_logits_gradcheck(option, reduction):
     loss = snn.BCEWithLogitsLoss(reduction=reduction, **_bce_kwargs(option, np.float64, (5, 3)))
-    assert gradcheck(loss, _rng().standard_normal((5, 3)), _rng(1).random((5, 3))) == []
+    assert gradcheck(loss, _rng().standard_normal((5, 3)), _rng(1).random((5, 3)), requires_grad=INPUT_ONLY) == []
 
 
 @pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 100.0)])
@@ -142,7 +144,7 @@ def test_bce_with_logits_extreme_logits_are_finite_and_match_torch(dtype, scale,
     y = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.5]], dtype=dtype)
     scratch, twin = _pair("BCEWithLogitsLoss", dtype, **_bce_kwargs(option, dtype, x.shape))
     assert np.isfinite(scratch(x, y)) and np.isfinite(scratch.backward()).all()
-    check_module(scratch, twin, x, y).assert_passed()
+    check_module(scratch, twin, x, y, requires_grad=INPUT_ONLY).assert_passed()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -153,8 +155,8 @@ def test_bce_parity_including_saturated_probabilities(reduction, weighted, dtype
     p = _rng().uniform(0.05, 0.95, (4, 3)).astype(dtype)
     p[0] = [0.0, 1.0, 0.5]  # log clamped at -100, as torch
     y = _rng(1).random((4, 3)).astype(dtype)
-    check_module(scratch, twin, p, y).assert_passed()
-    assert gradcheck(snn.BCELoss(reduction=reduction), _rng().uniform(0.1, 0.9, (4, 3)), _rng(1).random((4, 3))) == []
+    check_module(scratch, twin, p, y, requires_grad=INPUT_ONLY).assert_passed()
+    assert gradcheck(snn.BCELoss(reduction=reduction), _rng().uniform(0.1, 0.9, (4, 3)), _rng(1).random((4, 3)), requires_grad=INPUT_ONLY) == []
 
 
 # -- regression losses ----------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def test_regression_parity(name, kwargs, reduction, shape, dtype):
     prediction = (_rng().standard_normal(shape) * 2).astype(dtype)
     target = (_rng(1).standard_normal(shape) * 2).astype(dtype)
     target.flat[0] = prediction.flat[0]  # d = 0: L1's and SmoothL1(beta=0)'s gradient is 0 there, as torch's
-    check_module(scratch, twin, prediction, target).assert_passed()
+    check_module(scratch, twin, prediction, target, requires_grad=INPUT_ONLY).assert_passed()
 
 
 @pytest.mark.parametrize("name,kwargs", REGRESSION, ids=REGRESSION_IDS)
@@ -191,7 +193,7 @@ def test_regression_gradcheck(name, kwargs, reduction):
     # keep d = prediction - target away from the kinks (0, +-delta, +-beta)
     d = prediction - target
     prediction = target + np.where(np.abs(np.abs(d) - np.round(np.abs(d) * 2) / 2) < 0.05, d + 0.1, d)
-    assert gradcheck(getattr(snn, name)(reduction=reduction, **kwargs), prediction, target) == []
+    assert gradcheck(getattr(snn, name)(reduction=reduction, **kwargs), prediction, target, requires_grad=INPUT_ONLY) == []
 
 
 def test_defaults_match_torch():

@@ -69,14 +69,14 @@ def test_50_steps_match_torch_on_identical_gradients(name, kwargs):
     scratch_params, scratch_opt, torch_params, torch_opt = _build(name, kwargs, np.float64)
     rng = np.random.default_rng(1)
     for step in range(50):
-        for mine, theirs in zip(scratch_params, torch_params):
+        for mine, theirs in zip(scratch_params, torch_params, strict=True):
             grad = rng.standard_normal(mine.shape)
             if step % 7 == 3:
                 grad[...] = 0.0  # zero gradients: sqrt(0) + eps denominators and decaying moments
             mine.grad, theirs.grad = grad.copy(), torch.tensor(grad)
         scratch_opt.step()
         torch_opt.step()
-        for mine, theirs in zip(scratch_params, torch_params):
+        for mine, theirs in zip(scratch_params, torch_params, strict=True):
             np.testing.assert_allclose(mine.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12,
                                        err_msg=f"{name}{kwargs} step {step + 1}")
 
@@ -85,7 +85,7 @@ def test_50_steps_match_torch_on_identical_gradients(name, kwargs):
 def test_skips_parameters_without_gradient(name, kwargs):
     scratch_params, scratch_opt, torch_params, torch_opt = _build(name, kwargs, np.float64)
     before = scratch_params[1].data.copy()
-    for mine, theirs in zip(scratch_params[::2], torch_params[::2]):
+    for mine, theirs in zip(scratch_params[::2], torch_params[::2], strict=True):
         mine.grad, theirs.grad = np.ones(mine.shape), torch.ones(mine.shape, dtype=torch.float64)
     scratch_opt.step()
     torch_opt.step()
@@ -98,7 +98,7 @@ def test_float32_parameters_and_state_stay_float32(name, kwargs):
     scratch_params, scratch_opt, torch_params, torch_opt = _build(name, kwargs, np.float32)
     rng = np.random.default_rng(1)
     for _ in range(5):
-        for mine, theirs in zip(scratch_params, torch_params):
+        for mine, theirs in zip(scratch_params, torch_params, strict=True):
             grad = rng.standard_normal(mine.shape).astype(np.float32)
             mine.grad, theirs.grad = grad.copy(), torch.tensor(grad)
         scratch_opt.step()
@@ -107,7 +107,7 @@ def test_float32_parameters_and_state_stay_float32(name, kwargs):
         assert param.data.dtype == np.float32
         for key, value in scratch_opt.state.get(param, {}).items():
             assert not isinstance(value, np.ndarray) or value.dtype == np.float32, key
-    for mine, theirs in zip(scratch_params, torch_params):  # and close to torch's float32 run
+    for mine, theirs in zip(scratch_params, torch_params, strict=True):  # and close to torch's float32 run
         np.testing.assert_allclose(mine.data, theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 

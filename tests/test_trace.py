@@ -58,7 +58,7 @@ def test_the_torch_column_is_torchs_own_step(options):
     np.testing.assert_array_equal(rows["logits"].torch, expected["logits"])
     assert rows["L"].torch == expected["L"]
     names = [f"{kind}{layer}" for layer in range(1, layers + 1) for kind in ("W", "b")]
-    for name, grad, new in zip(names, expected["grads"], expected["new"]):
+    for name, grad, new in zip(names, expected["grads"], expected["new"], strict=True):
         np.testing.assert_array_equal(rows[f"d{name}"].torch, grad, err_msg=name)
         np.testing.assert_array_equal(rows[f"new_{name}"].torch, new, err_msg=name)
 
