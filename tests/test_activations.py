@@ -143,6 +143,25 @@ def test_softmax_of_extreme_logits_is_finite():
     np.testing.assert_array_equal(F.softmax(x, 1), [[1.0, 0.0, 0.0]])
 
 
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")  # dim=None: torch's deprecated choice, dim 0 here
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_along_any_axis_of_a_3d_input_matches_torch(name, dim):
+    x = _inputs(np.float64, (3, 4, 5), seed=2)
+    expected = getattr(torch.nn, {"softmax": "Softmax", "log_softmax": "LogSoftmax"}[name])(dim)(torch.tensor(x))
+    np.testing.assert_allclose(getattr(F, name)(x, dim), expected.numpy(), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name, expected", [("softmax", 1.0), ("log_softmax", 0.0)])
+def test_softmax_of_a_0d_input_is_a_one_element_distribution(name, expected):
+    """As torch: a 0-d input along dim 0 (or -1, or None) gives probability 1 (log-probability 0)."""
+    for dim in (None, 0, -1):
+        assert getattr(F, name)(np.array(3.5), dim) == expected
+        assert getattr(torch, name)(torch.tensor(3.5), 0 if dim is None else dim).item() == expected
+    with pytest.raises(ValueError, match="dim 1 is out of range for an input with 0 dimensions"):
+        getattr(F, name)(np.array(3.5), 1)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)

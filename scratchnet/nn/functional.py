@@ -20,40 +20,33 @@ import numpy as np
 
 
 def softmax_dim(dim, ndim):
-    """torch's choice when ``dim`` is None (a deprecated form it still accepts)."""
+    """The axis softmax reduces over: ``dim``, or torch's choice when it is None (a deprecated form).
+
+    A 0-d input is its own one-element distribution: the axis is None (reduce over everything).
+    """
     if dim is None:
-        return 0 if ndim in (0, 1, 3) else 1
+        dim = 0 if ndim in (0, 1, 3) else 1
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise ValueError(f"dim {dim} is out of range for an input with {ndim} dimensions")
-    return dim
-
-
-# NumPy reduces over a short trailing axis (the 2 or 10 classes of a batch of logits) about ten
-# times slower than over a leading one, where each step is one vectorised pass over a row. So a
-# short ``dim`` is moved to the front (one contiguous copy) and moved back at the end.
-SHORT_AXIS = 64
-
-
-def _to_front(x, dim):
-    """(x with ``dim`` first, a function that undoes it) when ``dim`` is short; else (x, identity)."""
-    if x.ndim < 2 or x.shape[dim] > SHORT_AXIS:
-        return x, dim, lambda y: y
-    front = np.ascontiguousarray(np.moveaxis(x, dim, 0))
-    return front, 0, lambda y: np.ascontiguousarray(np.moveaxis(y, 0, dim))
+    return dim if ndim else None
 
 
 def softmax(x, dim=None):
-    x, axis, back = _to_front(x, softmax_dim(dim, x.ndim))
+    """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) along ``dim``, m = max_j x_j.
+
+    Equal to exp(x_i) / sum_j exp(x_j); the shift by m makes every exponent <= 0 (no overflow)
+    and the largest term exactly 1 (the sum is never 0).
+    """
+    axis = softmax_dim(dim, x.ndim)
     exp = np.exp(x - x.max(axis=axis, keepdims=True))
-    exp /= exp.sum(axis=axis, keepdims=True)
-    return back(exp)
+    return exp / exp.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, dim=None):
-    x, axis, back = _to_front(x, softmax_dim(dim, x.ndim))
+    """log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m) along ``dim``, m = max_j x_j."""
+    axis = softmax_dim(dim, x.ndim)
     shifted = x - x.max(axis=axis, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-    return back(shifted)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def sigmoid(x):
