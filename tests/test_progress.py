@@ -102,7 +102,7 @@ def test_fit_closes_the_bar_when_training_diverges():
     scratchnet.manual_seed(0)
     model = scratchnet.models.MLP(3, [4], 2)
     stream = FakeTerminal()
-    with pytest.raises(TrainingDivergedError):
+    with pytest.raises(TrainingDivergedError, match="training diverged at epoch 2, step 2"):
         fit(model, *data(), num_epochs=5, lr=1e30, progress=ProgressBar(1, stream=stream, min_interval=0),
             log=lambda line: None)
     assert "epoch 1/5" in stream.getvalue()  # drawn before training diverged,

@@ -23,6 +23,7 @@ BAD_ARRAYS = {
     "int": lambda shape: np.ones(shape, dtype=np.int64),
     "list": lambda shape: np.ones(shape).tolist(),
 }
+WRONG_DTYPE = "must (be a numpy.ndarray|have dtype float32 or float64)"
 
 
 # Layers beyond the MLP's, each with an input shape it accepts when the dtype is right.
@@ -55,7 +56,7 @@ def unchanged(before, module):
 def test_layers_reject_wrong_dtypes_with_a_type_error(entry, kind):
     module = {"Linear": lambda: nn.Linear(3, 2, dtype=np.float64), "MLP": model,
               "Softmax": lambda: nn.Softmax(dim=1)}.get(entry, lambda: getattr(nn, entry)())()
-    with pytest.raises(TypeError, match="must (be a numpy.ndarray|have dtype float32 or float64)"):
+    with pytest.raises(TypeError, match=WRONG_DTYPE):
         module(BAD_ARRAYS[kind]((4, 3)))
 
 
@@ -65,7 +66,7 @@ def test_convolutional_recurrent_and_other_layers_reject_wrong_dtypes(entry, kin
     build, shape = MORE_LAYERS[entry]
     layer = build()
     before = layer.state_dict()
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=f"^{entry}.* input {WRONG_DTYPE}"):
         layer(BAD_ARRAYS[kind](shape))
     assert unchanged(before, layer)  # BatchNorm's running statistics included
 
@@ -74,7 +75,7 @@ def test_convolutional_recurrent_and_other_layers_reject_wrong_dtypes(entry, kin
 @pytest.mark.parametrize("loss", ["CrossEntropyLoss", "BCEWithLogitsLoss", *REGRESSION_LOSSES])
 def test_losses_reject_wrong_input_dtypes(loss, kind):
     target = np.zeros(4, np.int64) if loss == "CrossEntropyLoss" else np.zeros((4, 2))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=f"^{loss} input {WRONG_DTYPE}"):
         getattr(nn, loss)()(BAD_ARRAYS[kind]((4, 2)), target)
 
 
@@ -82,7 +83,8 @@ def test_losses_reject_wrong_input_dtypes(loss, kind):
 @pytest.mark.parametrize("loss", ["CrossEntropyLoss", "BCEWithLogitsLoss", *REGRESSION_LOSSES])
 def test_losses_reject_wrong_target_dtypes(loss, kind):
     shape = (4,) if loss == "CrossEntropyLoss" else (4, 2)
-    with pytest.raises(TypeError):
+    expected = WRONG_DTYPE if loss != "CrossEntropyLoss" or kind == "list" else "must hold integer class labels"
+    with pytest.raises(TypeError, match=f"^{loss} target {expected}"):
         getattr(nn, loss)()(np.zeros((4, 2)), BAD_ARRAYS[kind](shape))
 
 
@@ -110,7 +112,7 @@ def test_fit_and_evaluate_reject_wrong_shapes_and_empty_data(shapes):
     m = model()
     before = m.state_dict()
     for call in (lambda: fit(m, X, y, num_epochs=1, log=None), lambda: evaluate(m, X, y, log=None)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"^(X_train|X_test|CrossEntropyLoss|evaluate) .*(expected|must have shape)"):
             call()
     assert unchanged(before, m)
 
@@ -148,7 +150,7 @@ def test_optimizers_reject_an_empty_parameter_list():
 
 
 def test_save_rejects_something_that_is_not_a_model(tmp_path):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="saves the models of scratchnet.models .* got scratchnet.nn.linear.Linear"):
         scratchnet.save(nn.Linear(2, 2), tmp_path / "x.snet")
 
 

@@ -265,7 +265,7 @@ def test_every_single_bit_flip_is_caught(saved):
             flipped = bytearray(data)
             flipped[position] ^= 1 << bit
             path.write_bytes(flipped)
-            with pytest.raises(ModelFileError):
+            with pytest.raises(ModelFileError, match="cannot load model file"):
                 scratchnet.load(path)
 
 
@@ -273,7 +273,7 @@ def test_every_single_bit_flip_is_caught(saved):
 @given(st.binary(max_size=400))
 def test_random_bytes(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", blob)
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="cannot load model file"):
         scratchnet.load(path)
 
 
@@ -281,7 +281,7 @@ def test_random_bytes(tmp_path_factory, blob):
 @given(st.binary(max_size=400))
 def test_random_bytes_after_a_valid_magic_and_version(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", MAGIC + struct.pack("<I", 1) + blob)
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="cannot load model file"):
         scratchnet.load(path)
 
 
@@ -297,7 +297,7 @@ def test_random_truncation_flip_and_append(tmp_path_factory, saved_bytes, data):
         corrupted[data.draw(st.integers(0, len(original) - 1))] ^= 1 << data.draw(st.integers(0, 7))
     else:
         corrupted = original + data.draw(st.binary(min_size=1, max_size=64))
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="cannot load model file"):
         scratchnet.load(rewrite(tmp_path_factory.mktemp("fault") / "m.scn", corrupted))
 
 
@@ -454,7 +454,7 @@ def test_a_failing_rename_leaves_the_previous_file(saved, tmp_path, monkeypatch)
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(serialization.os, "replace", fail)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionError, match="Permission denied"):
         scratchnet.save(example_model(scratchnet.MLP, seed=1), path)
     assert path.read_bytes() == old_bytes and os.listdir(tmp_path) == ["model.scn"]
 
