@@ -89,21 +89,21 @@ def windows(x_padded, kernel_size, stride, dilation):
     return patches[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def col2im(grad_patches, padded_shape, stride, dilation):
-    """Adjoint of ``windows``: dx_pad[n, c, h s + i d, w s + j d] += grad_patches[n, c, h, w, i, j].
+def col2im(d_patches, padded_shape, stride, dilation):
+    """Adjoint of ``windows``: dx_pad[n, c, h s + i d, w s + j d] += d_patches[n, c, h, w, i, j].
 
-    grad_patches (N, C, H_out, W_out, kH, kW) -> dx_pad ``padded_shape`` (N, C, Hp, Wp).
+    d_patches (N, C, H_out, W_out, kH, kW) -> dx_pad ``padded_shape`` (N, C, Hp, Wp).
     An input read by several patches receives the sum of their gradients. For one kernel
     offset (i, j) the patches read distinct inputs, so each offset is one strided slice.
     """
-    *_, h_out, w_out, kh, kw = grad_patches.shape
+    *_, h_out, w_out, kh, kw = d_patches.shape
     (sh, sw), (dh, dw) = stride, dilation
-    dx_pad = np.zeros(padded_shape, dtype=grad_patches.dtype)
+    dx_pad = np.zeros(padded_shape, dtype=d_patches.dtype)
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (h_out - 1) + 1, sh)
             cols = slice(j * dw, j * dw + sw * (w_out - 1) + 1, sw)
-            dx_pad[:, :, rows, cols] += grad_patches[..., i, j]
+            dx_pad[:, :, rows, cols] += d_patches[..., i, j]
     return dx_pad
 
 
