@@ -1,6 +1,6 @@
 """Layers, activations and losses, named as in ``torch.nn``."""
 
-from scratchnet.nn import functional
+from scratchnet.nn import functional, utils
 from scratchnet.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from scratchnet.nn.container import Sequential
 from scratchnet.nn.conv import Conv2d
@@ -9,9 +9,10 @@ from scratchnet.nn.flatten import Flatten
 from scratchnet.nn.linear import Identity, Linear
 from scratchnet.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratchnet.nn.module import Module, Parameter
-from scratchnet.nn.normalization import BatchNorm2d
+from scratchnet.nn.normalization import BatchNorm2d, LayerNorm
 from scratchnet.nn.pooling import AvgPool2d, MaxPool2d
 from scratchnet.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from scratchnet.nn.sparse import Embedding
 
 __all__ = [
     "AvgPool2d",
@@ -22,6 +23,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "GRU",
@@ -31,6 +33,7 @@ __all__ = [
     "L1Loss",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -49,4 +52,5 @@ __all__ = [
     "Softplus",
     "Tanh",
     "functional",
+    "utils",
 ]

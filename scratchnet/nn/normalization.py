@@ -108,3 +108,94 @@ class BatchNorm2d(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class LayerNorm(Module):
+    r"""Normalise each sample over its trailing ``normalized_shape`` dimensions, then scale and shift.
+
+    Shapes: x, y (*, *normalized_shape); weight gamma, bias beta (normalized_shape). A "row" is
+    the D = prod(normalized_shape) values of one sample; mu, var are per row (shape (*, 1, ...)).
+    Unlike BatchNorm there are no running statistics: training and eval compute the same thing.
+
+        mu = mean(x),   var = mean((x - mu)^2)                    (biased, over the row)
+        x_hat = (x - mu) / sqrt(var + eps),   y = gamma x_hat + beta
+
+    Backward, with g = dL/dy; the parameter sums run over every row, the means over one row:
+        dbeta  = sum g,   dgamma = sum g x_hat
+        g_hat = g gamma                                           (dL/dx_hat)
+        dx = (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)) / sqrt(var + eps)
+    Derivation: x_hat_j = (x_j - mu) r with r = (var + eps)^(-1/2), dmu/dx_i = 1/D and
+    dr/dx_i = -r^3 (x_i - mu) / D = -r^2 x_hat_i / D, so
+        dx_hat_j/dx_i = r (delta_ij - 1/D) - x_hat_j r x_hat_i / D,
+    and dx_i = sum_j g_hat_j dx_hat_j/dx_i is the line above: the first term is the direct
+    path, the second the path through mu, the third the path through var.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__()
+        self.normalized_shape = _as_shape(normalized_shape)
+        self.eps, self.elementwise_affine = float(eps), elementwise_affine
+        dtype = as_float_dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def _check(self, x):
+        check_float(x, "LayerNorm input", self.weight.dtype if self.weight is not None else None)
+        k = len(self.normalized_shape)
+        if x.shape[x.ndim - k:] != self.normalized_shape or x.ndim < k:
+            expected = "(*, " + ", ".join(str(s) for s in self.normalized_shape) + ")"
+            raise ValueError(f"LayerNorm({self.normalized_shape}) expected an input of shape {expected}, "
+                             f"got {shape_str(x.shape)}")
+
+    def forward(self, x):
+        self._check(x)
+        axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))  # the row's dimensions
+        mu = x.mean(axis=axes, keepdims=True)
+        centered = x - mu
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = centered * inv_std
+        self._x_hat, self._inv_std, self._axes = x_hat, inv_std, axes
+        if self.weight is None:
+            return x_hat
+        y = x_hat * self.weight.data
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_output):
+        x_hat, inv_std, axes = self._x_hat, self._inv_std, self._axes
+        batch_axes = tuple(range(grad_output.ndim - len(axes)))  # the parameters' sums run over these
+        if self.weight is None:
+            grad_x_hat = grad_output
+        else:
+            self.weight.accumulate_grad((grad_output * x_hat).sum(axis=batch_axes))  # dgamma = sum g x_hat
+            if self.bias is not None:
+                self.bias.accumulate_grad(grad_output.sum(axis=batch_axes))          # dbeta = sum g
+            grad_x_hat = grad_output * self.weight.data                              # g_hat = g gamma
+        mean_grad = grad_x_hat.mean(axis=axes, keepdims=True)
+        mean_grad_x_hat = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
+        return (grad_x_hat - mean_grad - x_hat * mean_grad_x_hat) * inv_std
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+def _as_shape(normalized_shape):
+    """``normalized_shape`` as a tuple of positive ints (torch accepts an int or a sequence)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = None
+    if (not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape)):
+        raise ValueError(f"LayerNorm expected normalized_shape to be a positive integer or a non-empty tuple "
+                         f"of them (the trailing dimensions to normalise), got {normalized_shape!r}")
+    return tuple(int(s) for s in shape)
