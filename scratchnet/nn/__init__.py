@@ -2,6 +2,7 @@
 
 from scratchnet.nn import functional, utils
 from scratchnet.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from scratchnet.nn.attention import MultiheadAttention
 from scratchnet.nn.container import Sequential
 from scratchnet.nn.conv import Conv2d
 from scratchnet.nn.dropout import Dropout
@@ -13,6 +14,7 @@ from scratchnet.nn.normalization import BatchNorm2d, LayerNorm
 from scratchnet.nn.pooling import AvgPool2d, MaxPool2d
 from scratchnet.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from scratchnet.nn.sparse import Embedding
+from scratchnet.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "AvgPool2d",
@@ -40,6 +42,7 @@ __all__ = [
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "MultiheadAttention",
     "Parameter",
     "RNN",
     "RNNCell",
@@ -51,6 +54,8 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "functional",
     "utils",
 ]

@@ -161,3 +161,7 @@ def erf(x):
     out[far] = np.copysign(1.0 - erfc_far, x64[far])
     out[np.isnan(x64)] = np.nan
     return out.astype(np.asarray(x).dtype, copy=False) if np.asarray(x).dtype.kind == "f" else out
+
+
+# torch.nn.functional.scaled_dot_product_attention; its math and backward live in attention.py.
+from scratchnet.nn.attention import scaled_dot_product_attention  # noqa: E402  (attention.py uses softmax above)
