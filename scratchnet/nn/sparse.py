@@ -20,7 +20,7 @@ class Embedding(Module):
     shape (*, embedding_dim) the gradient is
         dW = onehot(idx)^T g,   i.e.  dW[v] = sum of g[n] over the positions n with idx[n] = v
     a scatter-add: rows never used get zero, a row used k times gets the sum of its k gradients.
-        dW[padding_idx] = 0     (torch: the padding row is never trained)
+        dW[padding_idx] = 0     (torch's convention, not the derivative: the padding row is never trained)
     The indices are integers: nothing flows back to them, so ``backward`` returns an empty
     tuple (one gradient per input that requires one, and none does).
     """
