@@ -51,6 +51,17 @@ TRAJECTORY = {
     },
 }
 
+# Attention is held to MODULE's tolerances too, which requires both sides to run the same math.
+# torch switches MultiheadAttention, TransformerEncoderLayer and TransformerEncoder to a fused
+# "fast path" (torch._native_multi_head_attention, torch._transformer_encoder_layer_fwd, nested
+# tensors) in eval mode when no gradient is needed. That is other code, not the layers' equations:
+# its sums round differently, and TransformerEncoder given a src_key_padding_mask returns 0 at the
+# padded positions where the equations give ordinary values (test_torch_fast_path_is_other_math in
+# tests/test_transformer.py). So parity runs torch with torch.backends.mha.set_fastpath_enabled(False),
+# restoring the flag afterwards (the tests' no_torch_fastpath fixture). check_module's runs would
+# miss the fast path anyway (their tensors require gradients); forward-only comparisons in eval
+# mode under torch.no_grad(), such as decoding, would not.
+
 # Each training step's forward, loss and gradients recomputed by scratchnet from torch's
 # current weights: a single step's rounding only, so MODULE's tolerances apply.
 STEP = MODULE
