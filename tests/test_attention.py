@@ -115,7 +115,8 @@ def test_a_query_with_every_key_masked_gets_zero_output_like_torch():
 def test_sdpa_backward_is_the_docstring_math():
     """attention_backward against the issue's equations written out here once more, head by head."""
     rng = np.random.default_rng(0)
-    Q, K, V, dO = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2)), rng.standard_normal((4, 2))
+    Q, K, V = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    dO = rng.standard_normal((4, 2))
     scale = 1 / np.sqrt(3)
     S = Q @ K.T * scale
     P = np.exp(S) / np.exp(S).sum(axis=1, keepdims=True)
@@ -173,6 +174,7 @@ def test_sdpa_dropout_matches_torch_math_with_a_shared_mask():
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"attn_mask": np.ones((2, 3), bool), "is_causal": True}, ValueError, "should not be set when is_causal=True"),
     ({"attn_mask": np.ones((2, 4), bool)}, ValueError, r"attn_mask of shape \(2, 4\) does not broadcast"),
+    ({"attn_mask": np.ones((5, 2, 3), bool)}, ValueError, r"does not broadcast to the scores' shape \(2, 3\)"),
     ({"attn_mask": np.ones((2, 3), np.int64)}, TypeError, "bool or float"),
     ({"dropout_p": 1.5}, ValueError, "between 0 and 1"),
 ])

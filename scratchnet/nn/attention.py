@@ -21,11 +21,13 @@ Backward, with dO = dL/dO (..., L, Ev); M is a constant and gets no gradient:
     dQ = dS K·scale                             (..., L, E)
     dK = dSᵀ Q·scale                            (..., S, E)
 
-(The softmax line: dS_ij = sum_k dP_ik dP_ik/dS_ij with dP_ik/dS_ij = P_ik (δ_kj − P_ij).)
+The dS line, for one row (one query): P_k = exp(S_k) / sum_m exp(S_m) has ∂P_k/∂S_j =
+P_k (δ_kj − P_j), so dS_j = sum_k dP_k ∂P_k/∂S_j = P_j (dP_j − sum_k dP_k P_k).
 
-Dropout on the weights (``dropout_p`` > 0): O = (P ∘ Z) V with Z = mask / (1 − p), mask ~
-Bernoulli(1 − p) per weight, drawn from scratchnet's generator. Then dV = (P ∘ Z)ᵀ dO and
-dP = (dO Vᵀ) ∘ Z; the other lines are unchanged.
+Dropout on the weights (``dropout_p`` > 0) puts P_drop = P ∘ Z in P's place in O = P V, with
+Z = mask / (1 − p) and mask ~ Bernoulli(1 − p) per weight, drawn from scratchnet's generator.
+Then dV = P_dropᵀ dO and dP = (dO Vᵀ) ∘ Z; the other lines are unchanged. Without dropout,
+P_drop is P.
 
 ``attention_forward`` / ``attention_backward`` are this math as a pair of plain functions linked
 by a cache (CS231n's style); ``scaled_dot_product_attention`` is torch's functional interface to
@@ -56,25 +58,25 @@ def attention_forward(Q, K, V, attn_mask=None, dropout_p=0.0, is_causal=False, s
         S = S + M
     P = _softmax_over_keys(S)                           # P = softmax(S)
     Z = _dropout_scale(P.shape, dropout_p, P.dtype)     # None without dropout
-    P_used = P if Z is None else P * Z
-    O = P_used @ V                                      # O = P V
+    P_drop = P if Z is None else P * Z                  # P_drop = P ∘ Z
+    O = P_drop @ V                                      # O = P V
     return O, (Q, K, V, P, Z, scale)
 
 
 def attention_backward(dO, cache, d_weights=None):
     """(dQ, dK, dV) from dO = dL/dO and the forward's cache.
 
-    ``d_weights``: dL/d(P ∘ Z), the weights as ``MultiheadAttention`` returns them, added to
-    dO Vᵀ when those weights feed a loss too (broadcastable to (..., L, S)).
+    ``d_weights``: dL/dP_drop, when the weights themselves feed the loss too (``MultiheadAttention``
+    returns them), added to dO Vᵀ; broadcastable to (..., L, S).
     """
     Q, K, V, P, Z, scale = cache
-    P_used = P if Z is None else P * Z
-    dV = P_used.swapaxes(-1, -2) @ dO                   # dV = Pᵀ dO
+    P_drop = P if Z is None else P * Z
+    dV = P_drop.swapaxes(-1, -2) @ dO                   # dV = Pᵀ dO
     dP = dO @ V.swapaxes(-1, -2)                        # dP = dO Vᵀ
     if d_weights is not None:
         dP = dP + d_weights
     if Z is not None:
-        dP = dP * Z                                     # through the dropout: P ∘ Z
+        dP = dP * Z                                     # dP = (dO Vᵀ) ∘ Z, back through P_drop = P ∘ Z
     dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))  # dS = P ∘ (dP − rowsum(dP ∘ P))
     dQ = dS @ K * scale                                 # dQ = dS K·scale
     dK = dS.swapaxes(-1, -2) @ Q * scale                # dK = dSᵀ Q·scale
@@ -98,7 +100,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _softmax_over_keys(S):
-    """softmax(S) over the last axis; a row of -inf only (a query with no key left) gets P = 0, as torch's SDPA."""
+    """softmax(S) over the last axis; a row of -inf only (a query with no key left) gets P = 0, as in torch."""
     no_key = np.isneginf(S).all(axis=-1, keepdims=True)
     if not no_key.any():
         return F.softmax(S, dim=-1)
@@ -118,7 +120,7 @@ def _additive_mask(attn_mask, is_causal, L, S, dtype):
 
 
 def _dropout_scale(shape, p, dtype):
-    """Z = mask / (1 − p), mask ~ Bernoulli(1 − p) from scratchnet's generator (as ``Dropout``); None when p = 0."""
+    """Z = mask / (1 − p), mask ~ Bernoulli(1 − p) from scratchnet's generator, as ``Dropout``; None if p = 0."""
     if p == 0:
         return None
     keep = default_generator().random(shape) < 1 - p
@@ -133,9 +135,11 @@ def _check_attention(Q, K, V, attn_mask, dropout_p, is_causal, scale):
                              f"features), got shape {shape_str(x.shape)}")
     shapes = f"query {shape_str(Q.shape)}, key {shape_str(K.shape)}, value {shape_str(V.shape)}"
     if not Q.shape[:-2] == K.shape[:-2] == V.shape[:-2]:
-        raise ValueError(f"scaled_dot_product_attention expected the same leading (batch, head) dimensions, got {shapes}")
+        raise ValueError(f"scaled_dot_product_attention expected the same leading (batch, head) dimensions, "
+                         f"got {shapes}")
     if Q.shape[-1] != K.shape[-1]:
-        raise ValueError(f"scaled_dot_product_attention expected query and key with the same last dimension E, got {shapes}")
+        raise ValueError(f"scaled_dot_product_attention expected query and key with the same last dimension E, "
+                         f"got {shapes}")
     if K.shape[-2] != V.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention expected as many keys as values, got {shapes}")
     if attn_mask is not None:
@@ -144,11 +148,14 @@ def _check_attention(Q, K, V, attn_mask, dropout_p, is_causal, scale):
         if not isinstance(attn_mask, np.ndarray) or attn_mask.dtype.kind not in "bf":
             raise TypeError(f"scaled_dot_product_attention expected attn_mask to be a bool or float numpy.ndarray, "
                             f"got {getattr(attn_mask, 'dtype', type(attn_mask).__name__)}")
+        scores_shape = Q.shape[:-1] + K.shape[-2:-1]  # (..., L, S)
         try:
-            np.broadcast_shapes(attn_mask.shape, Q.shape[:-1] + K.shape[-2:-1])
+            fits = np.broadcast_shapes(attn_mask.shape, scores_shape) == scores_shape
         except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {shape_str(attn_mask.shape)} does not "
-                             f"broadcast to the scores' shape {shape_str(Q.shape[:-1] + K.shape[-2:-1])}") from None
+                             f"broadcast to the scores' shape {shape_str(scores_shape)}")
     if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) or not 0 <= dropout_p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p!r}")
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating))):
@@ -232,7 +239,7 @@ class MultiheadAttention(Module):
         if not need_weights:
             return y, None
         _, _, _, P, Z, _ = cache
-        weights = P if Z is None else P * Z                                          # (N, H, L, S)
+        weights = P if Z is None else P * Z                 # P_drop, the weights the values were summed with
         if average_attn_weights:
             weights = weights.mean(axis=1)                                           # (N, L, S)
         return y, (weights if batched else weights[0])
@@ -343,7 +350,8 @@ class MultiheadAttention(Module):
         return batched
 
     def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, batch_first={self.batch_first}"
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+                f"batch_first={self.batch_first}")
 
 
 def _ignore_mask_to_additive(mask, dtype):
