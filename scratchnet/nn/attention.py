@@ -41,7 +41,6 @@ import numpy as np
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
 from scratchnet._random import default_generator
-from scratchnet.nn import functional as F
 from scratchnet.nn.linear import Linear, init_uniform
 from scratchnet.nn.module import Module, Parameter
 
@@ -100,12 +99,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _softmax_over_keys(S):
-    """softmax(S) over the last axis; a row of -inf only (a query with no key left) gets P = 0, as in torch."""
-    no_key = np.isneginf(S).all(axis=-1, keepdims=True)
-    if not no_key.any():
-        return F.softmax(S, dim=-1)
-    with np.errstate(invalid="ignore"):  # such a row is nan (-inf - -inf) before np.where replaces it
-        return np.where(no_key, 0.0, F.softmax(S, dim=-1))
+    """P = exp(S - m) / rowsum(exp(S - m)), m the row's max: the stable softmax of ``functional.softmax``,
+    except that a row of -inf only (a query whose every key is masked) gets P = 0 instead of nan, as in torch.
+
+    (Written here rather than called: functional re-exports scaled_dot_product_attention from this file.)
+    """
+    m = S.max(axis=-1, keepdims=True)
+    m = np.where(np.isneginf(m), 0.0, m)  # such a row: exp(-inf - 0) = 0 everywhere, not exp(-inf + inf) = nan
+    exp = np.exp(S - m)
+    total = exp.sum(axis=-1, keepdims=True)
+    return exp / np.where(total == 0, 1.0, total)
 
 
 def _additive_mask(attn_mask, is_causal, L, S, dtype):

@@ -163,5 +163,5 @@ def erf(x):
     return out.astype(np.asarray(x).dtype, copy=False) if np.asarray(x).dtype.kind == "f" else out
 
 
-# torch.nn.functional.scaled_dot_product_attention; its math and backward live in attention.py.
-from scratchnet.nn.attention import scaled_dot_product_attention  # noqa: E402  (attention.py uses softmax above)
+# torch.nn.functional.scaled_dot_product_attention, whose math and backward live in attention.py.
+from scratchnet.nn.attention import scaled_dot_product_attention  # noqa: E402
