@@ -11,6 +11,8 @@ training split only, so nothing about the test split leaks into training.
 """
 
 import csv
+import math
+import os
 from collections import namedtuple
 from dataclasses import dataclass
 
@@ -85,25 +87,52 @@ def check_test_size(test_size, n_samples):
 
 
 def split_and_scale(name, task, X, y, *, test_size=0.2, dtype=np.float64, standardize=True, class_names=None,
-                    random_state=42):
-    """Split 80/20 (by default) as the lecture does; standardise features and regression targets on train only."""
+                    random_state=42, feature_names=None, target_name=None):
+    """Split 80/20 (by default) as the lecture does; standardise features and regression targets on train only.
+
+    ``feature_names`` and ``target_name`` name the columns in errors (default: by index).
+    """
     from sklearn.model_selection import train_test_split
 
     check_test_size(test_size, len(X))
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=random_state)
     if standardize:
-        mean, std = X_train.mean(axis=0), X_train.std(axis=0)
-        std[std == 0] = 1.0  # a constant feature stays constant (0) instead of dividing by zero
-        X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+        X_train, X_test, _, _ = standardise(name, X_train, X_test, feature_names)
     dtype = as_float_dtype(dtype)
+    X_train, X_test = X_train.astype(dtype, copy=False), X_test.astype(dtype, copy=False)
     if task == "regression":
-        y_mean, y_std = float(y_train.mean()), float(y_train.std()) or 1.0
-        split = Split(X_train.astype(dtype), X_test.astype(dtype),
-                      ((y_train - y_mean) / y_std).astype(dtype), ((y_test - y_mean) / y_std).astype(dtype))
-        return Dataset(name, task, split, target_mean=y_mean, target_std=y_std)
-    split = Split(X_train.astype(dtype), X_test.astype(dtype), y_train.astype(np.int64), y_test.astype(np.int64))
+        y_train, y_test, y_mean, y_std = standardise(name, y_train, y_test, [target_name or "target"])
+        split = Split(X_train, X_test, y_train.astype(dtype), y_test.astype(dtype))
+        return Dataset(name, task, split, target_mean=float(y_mean), target_std=float(y_std))
+    split = Split(X_train, X_test, y_train.astype(np.int64), y_test.astype(np.int64))
     num_classes = len(class_names) if class_names is not None else int(y.max()) + 1
     return Dataset(name, task, split, num_classes=num_classes, class_names=class_names)
+
+
+def standardise(name, train, test, columns=None):
+    """z = (x - mean) / std per column, with the mean and std of the training split only.
+
+    ``train``: (N_train, D) or (N_train,); returns ``(z_train, z_test, mean, std)``. A constant
+    column (std 0) becomes 0 instead of dividing by zero. A column whose mean, std or z
+    overflows float64 (values near 1e308) is an error naming it (``columns``: the names).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = train.mean(axis=0), train.std(axis=0)
+        std = np.where(std == 0, 1.0, std)
+        z_train, z_test = (train - mean) / std, (test - mean) / std
+    _check_no_overflow(name, columns, train, test, mean, std, z_train, z_test)
+    return z_train, z_test, mean, std
+
+
+def _check_no_overflow(name, columns, train, test, mean, std, z_train, z_test):
+    finite = np.isfinite(mean) & np.isfinite(std) & np.isfinite(z_train).all(axis=0) & np.isfinite(z_test).all(axis=0)
+    overflowed = np.flatnonzero(~finite)
+    if overflowed.size:
+        j = overflowed[0]
+        column = columns[j] if columns is not None else f"feature {j}"
+        largest = max(np.abs(a.reshape(len(a), -1)[:, j]).max() for a in (train, test))
+        raise ValueError(f"{name}: column {column!r} overflows float64 when standardised, (x - mean) / std "
+                         f"(its largest value is {largest:.3g}); divide the column by a power of ten first")
 
 
 def load_dataset(name, *, test_size=0.2, dtype=np.float64):
@@ -156,70 +185,203 @@ def infer_task(values):
 def load_csv(path, target, *, task=None, test_size=0.2, dtype=np.float64):
     """A user's CSV file: a header row, numeric feature columns and a ``target`` column.
 
-    The target may be numbers (class labels or a continuous value; the task is inferred
-    unless given) or text (class names). Every error names the file, the line and the column.
+    The target holds numbers (class labels or a continuous value; the task is inferred
+    unless given) or text (class names), never a mix: a missing, infinite or text value
+    among numbers is an error, not a reason to read the column as text labels. A target
+    with one class, or one value, is refused. Every error is one line naming the file,
+    the line and the column.
+
+    Memory: the values are parsed row by row straight into one float64 array sized by the
+    file's line breaks, never held as Python lists of strings (about 2.5x the file at peak).
+    """
+    max_rows = _max_records(path)
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a leading BOM is not a name
+        records = _records(path, handle)
+        header = _header(path, next(records, (1, [])), target)
+        target_index = header.index(target)
+        feature_names = header[:target_index] + header[target_index + 1:]
+        X = np.empty((max_rows, len(feature_names)))
+        column = _TargetColumn(path, target, max_rows)
+        n = 0
+        for line, row in records:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{path} line {line} has {len(row)} fields but the header has {len(header)}")
+            X[n] = _feature_values(path, line, row[:target_index] + row[target_index + 1:], feature_names)
+            column.add(n, line, row[target_index])
+            n += 1
+    if n == 0:
+        raise ValueError(f"{path} has a header but no data rows")
+    y, task, class_names = column.resolve(n, task)
+    return split_and_scale(str(path), task, X[:n], y, test_size=test_size, dtype=dtype, class_names=class_names,
+                           feature_names=feature_names, target_name=target)
+
+
+def _max_records(path):
+    """An upper bound on the file's records, found without parsing: each ends at a \\n, a \\r or a \\r\\n.
+
+    Only a regular file is read: it is read twice (this count, then the values), and a
+    pipe or device could not be, or would never end.
     """
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
+        if not os.path.isfile(path):
+            os.stat(path)  # a missing path raises its own error ("No such file or directory")
+            raise ValueError(f"cannot read {path}: not a regular file (a directory, pipe or device)")
+        breaks = 0
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                # a \r\n cut between two chunks counts twice: the bound stays a bound
+                breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    return breaks + 1
+
+
+def _records(path, handle):
+    """(line, fields) for each record, ``line`` where the record starts; csv's errors as one line naming it."""
+    reader = csv.reader(handle, strict=True)  # strict: a quote left open is an error, not the rest of the file
+    while True:
+        line = reader.line_num + 1
+        try:
+            yield line, next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as error:  # raised for a whole block of text: find the line apart
+            raise ValueError(f"cannot read {path}: line {_first_line_not_utf8(path)} is not UTF-8 text "
+                             f"({error.reason}); save the file as UTF-8") from None
+        except csv.Error as error:
+            if "field limit" in str(error):
+                reason = (f"a field is longer than {csv.field_size_limit()} characters, the csv module's limit "
+                          f"(is a quote left open?)")
+            elif "unexpected end of data" in str(error):
+                reason = "a quote opened in this record is never closed"
+            else:
+                reason = f"malformed CSV ({error})"
+            raise ValueError(f"{path} line {line}: {reason}") from None
+
+
+def _first_line_not_utf8(path):
+    with open(path, "rb") as handle:
+        for line, text in enumerate(handle, start=1):
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError:
+                return line
+
+
+def _header(path, first_record, target):
+    """The column names, checked: present, distinct, holding ``target`` and at least one feature."""
+    _, names = first_record
+    names = [name.strip() for name in names]
+    if not any(names):
         raise ValueError(f"{path} is empty: expected a header row naming the columns, then one row per sample")
-    header = [cell.strip() for cell in rows[0]]
-    if target not in header:
-        raise ValueError(f"{path} has no column {target!r}; its columns are: {', '.join(header)}")
-    target_index = header.index(target)
-    feature_names = [name for i, name in enumerate(header) if i != target_index]
-    if not feature_names:
+    repeated = [name for i, name in enumerate(names) if name in names[:i]]
+    if repeated:
+        columns = ", ".join(str(i + 1) for i, name in enumerate(names) if name == repeated[0])
+        raise ValueError(f"{path}: the header names column {repeated[0]!r} more than once (columns {columns}); "
+                         f"column names must be distinct")
+    if target not in names:
+        raise ValueError(f"{path} has no column {target!r}; its columns are: {', '.join(names)}")
+    if len(names) == 1:
         raise ValueError(f"{path} has no feature columns besides the target {target!r}")
-    body = [(line, row) for line, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
-    if not body:
-        raise ValueError(f"{path} has a header but no data rows")
+    return names
 
-    features, targets = [], []
-    for line, row in body:
-        if len(row) != len(header):
-            raise ValueError(f"{path} line {line} has {len(row)} fields but the header has {len(header)}")
-        values = []
-        for i, cell in enumerate(row):
-            cell = cell.strip()
-            if cell == "":
-                raise ValueError(f"{path} line {line}, column {header[i]!r}: missing value "
-                                 f"(fill or drop missing values first)")
-            if i == target_index:
-                targets.append(cell)
-                continue
-            number = _parse_number(cell)
-            if number is None:
-                raise ValueError(f"{path} line {line}, column {header[i]!r}: {cell!r} is not a finite number "
-                                 f"(feature columns must be numeric)")
-            values.append(number)
-        features.append(values)
-    X = np.array(features, dtype=np.float64)
 
-    numbers = [_parse_number(cell) for cell in targets]
-    class_names = None
-    if all(number is not None for number in numbers):
-        y = np.array(numbers)
-        task = task or infer_task(y)
-        if task != "regression":
-            if not np.all(y == np.round(y)):
-                raise ValueError(f"{path}: --task {task} needs class labels, but column {target!r} holds "
-                                 f"continuous values; use --task regression")
-            class_names, y = np.unique(y, return_inverse=True)
-            class_names = tuple(str(int(c)) for c in class_names)
-    else:
-        if task == "regression":
-            first = next(i for i, number in enumerate(numbers) if number is None)  # an index into body
-            raise ValueError(f"{path} line {body[first][0]}, column {target!r}: {targets[first]!r} is not a number, "
-                             f"but regression needs a numeric target")
-        class_names, y = np.unique(np.array(targets), return_inverse=True)
-        class_names = tuple(class_names.tolist())
-        task = task or ("binary" if len(class_names) == 2 else "multiclass")
-    if task == "binary" and class_names is not None and len(class_names) != 2:
-        raise ValueError(f"{path}: --task binary needs 2 classes, column {target!r} has {len(class_names)}")
-    return split_and_scale(str(path), task, X, y, test_size=test_size, dtype=dtype, class_names=class_names)
+def _feature_values(path, line, cells, names):
+    """One row's features as floats; a missing, text or non-finite cell is an error naming it."""
+    try:
+        values = [float(cell) for cell in cells]
+        if all(map(math.isfinite, values)):
+            return values
+    except ValueError:
+        pass
+    for name, cell in zip(names, cells):
+        cell = cell.strip()
+        if cell == "":
+            raise ValueError(f"{path} line {line}, column {name!r}: missing value (fill or drop missing values first)")
+        if _parse_number(cell) is None:
+            raise ValueError(f"{path} line {line}, column {name!r}: {cell!r} is not a finite number "
+                             f"(feature columns must be numeric)")
+
+
+class _TargetColumn:
+    """The target's cells as they are read: numbers, or class names coded 0, 1, ... in order of appearance.
+
+    ``values[i]`` is row i's number or its name's code. The column must be all finite
+    numbers or all names; ``first_number``, ``first_name`` and ``first_non_finite`` keep
+    (line, cell) so that ``resolve`` can name the cell that breaks it.
+    """
+
+    def __init__(self, path, name, max_rows):
+        self.path, self.name = path, name
+        self.values = np.empty(max_rows)
+        self.codes = {}
+        self.n_names = 0
+        self.first_number = self.first_name = self.first_non_finite = None
+
+    def add(self, i, line, cell):
+        cell = cell.strip()
+        if cell == "":
+            raise ValueError(f"{self.path} line {line}, column {self.name!r}: missing value "
+                             f"(fill or drop missing values first)")
+        try:
+            self.values[i] = float(cell)
+        except ValueError:
+            self.values[i] = self.codes.setdefault(cell, len(self.codes))
+            self.n_names += 1
+            self.first_name = self.first_name or (line, cell)
+            return
+        self.first_number = self.first_number or (line, cell)
+        if not math.isfinite(self.values[i]):
+            self.first_non_finite = self.first_non_finite or (line, cell)
+
+    def resolve(self, n, task):
+        """(y, task, class_names) for the first n rows: the task is inferred only from a column that parsed."""
+        where = f"{self.path} line {{}}, column {self.name!r}:"
+        n_numbers = n - self.n_names
+        if self.n_names and n_numbers:
+            if n_numbers >= self.n_names:
+                line, cell = self.first_name
+                raise ValueError(f"{where.format(line)} {cell!r} is not a number, but the column's other values "
+                                 f"are numbers (fill or drop missing targets first)")
+            line, cell = self.first_number
+            raise ValueError(f"{where.format(line)} {cell!r} reads as a number, but the column's other values "
+                             f"are class names (use names throughout)")
+        if self.n_names:
+            if task == "regression":
+                line, cell = self.first_name
+                raise ValueError(f"{where.format(line)} {cell!r} is not a number, but regression needs a numeric "
+                                 f"target")
+            class_names = tuple(sorted(self.codes))
+            rank = {name: k for k, name in enumerate(class_names)}
+            code_to_class = np.array([rank[name] for name in self.codes])  # codes are in order of appearance
+            y = code_to_class[self.values[:n].astype(np.int64)]
+            task = task or ("binary" if len(class_names) == 2 else "multiclass")
+        else:
+            if self.first_non_finite:
+                line, cell = self.first_non_finite
+                raise ValueError(f"{where.format(line)} {cell!r} is not a finite number "
+                                 f"(fill or drop missing or infinite targets first)")
+            y = self.values[:n]
+            task = task or infer_task(y)
+            class_names = None
+            if task != "regression":
+                if not np.all(y == np.round(y)):
+                    raise ValueError(f"{self.path}: --task {task} needs class labels, but column {self.name!r} "
+                                     f"holds continuous values; use --task regression")
+                class_names, y = np.unique(y, return_inverse=True)
+                class_names = tuple(str(int(c)) for c in class_names)
+        if task == "regression" and np.all(y == y[0]):
+            raise ValueError(f"{self.path}: column {self.name!r} is constant ({y[0]:g} in all {n} rows): "
+                             f"a regression has nothing to learn")
+        if task != "regression" and len(class_names) < 2:
+            raise ValueError(f"{self.path}: column {self.name!r} holds one class ({class_names[0]!r}) in all "
+                             f"{n} rows: a classifier needs at least 2")
+        if task == "binary" and len(class_names) != 2:
+            raise ValueError(f"{self.path}: --task binary needs 2 classes, column {self.name!r} has "
+                             f"{len(class_names)}")
+        return y, task, class_names
 
 
 def check_batches(n, batch_size, drop_last):

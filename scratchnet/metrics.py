@@ -5,6 +5,7 @@
 - mean_squared_error  = mean((y_pred - y_true)^2)
 - mean_absolute_error = mean(|y_pred - y_true|)
 - r2_score         = 1 - sum((y_true - y_pred)^2) / sum((y_true - mean(y_true))^2)
+                     (undefined, NaN, when y_true is constant: the denominator is 0)
 """
 
 import numpy as np
@@ -40,10 +41,16 @@ def mean_absolute_error(y_true, y_pred):
 
 
 def r2_score(y_true, y_pred):
+    """R^2, or NaN when ``y_true`` is constant (0 / 0: no variance to explain); ``format_r2`` says so in words."""
     y_true, y_pred = _pair(y_true, y_pred)
     total = np.sum((y_true - y_true.mean()) ** 2)
     residual = np.sum((y_true - y_pred) ** 2)
     return float(1 - residual / total) if total > 0 else float("nan")
+
+
+def format_r2(r2):
+    """R^2 to 4 decimals, or why it has none: a constant target leaves it undefined (see ``r2_score``)."""
+    return "n/a: the target is constant" if np.isnan(r2) else f"{r2:.4f}"
 
 
 def format_confusion_matrix(matrix, class_names=None):
