@@ -76,8 +76,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     clip_coef = max_norm / (total_norm + 1e-6)
     clip_coef_clamped = np.minimum(clip_coef, 1.0)
-    for g in grads:
-        g *= clip_coef_clamped
+    with np.errstate(invalid="ignore"):  # a non-finite norm gives inf * 0 = NaN, as in torch (no warning)
+        for g in grads:
+            g *= clip_coef_clamped
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
