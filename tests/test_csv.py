@@ -107,6 +107,23 @@ def test_malformed_csv_is_one_line_naming_the_line(tmp_path, text, match):
         load_csv(write(tmp_path, text), "y")
 
 
+@given(cell=st.text(max_size=8))
+def test_a_feature_cell_loads_as_its_finite_number_or_is_an_error_naming_it(cell):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "cell.csv"
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows([["a", "b", "y"], [0, 0, 0], [1, cell, 1]] + [[i, i, i % 2] for i in range(8)])
+        try:
+            value = float(cell)
+        except ValueError:
+            value = None
+        if value is not None and np.isfinite(value):
+            assert np.isfinite(load_csv(path, "y").split.X_train).all()
+        else:
+            with pytest.raises(ValueError, match=r"line 3, column 'b': "):
+                load_csv(path, "y")
+
+
 def test_text_that_is_not_utf8_names_its_line(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"a,y\n1,0\n2,1\n3,caf\xe9\n")
