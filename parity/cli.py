@@ -6,12 +6,11 @@
     python -m parity export M.snet M.pt a saved scratchnet model as a torch state_dict file
     python -m parity import M.pt M.snet a torch state_dict file into the model the options describe
 
-Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad input.
+Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad input, 130 when
+stopped by Ctrl-C.
 """
 
-import argparse
 import json
-import os
 import sys
 
 import numpy as np
@@ -21,21 +20,27 @@ import scratchnet
 import torchnet
 from parity.training import train_side_by_side
 from parity.transfer import scratch_to_torch, torch_dtype
-from scratchnet.cli.entry import exit_status
+from scratchnet.cli.entry import (CommandLineParser, add_threads_argument, check_input_path, check_output_path,
+                                  check_report_dir, exit_status, limit_blas_threads)
 from scratchnet.cli.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
 from scratchnet.metrics import format_confusion_matrix
 from scratchnet.cli.progress import progress_bar
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+# python -m parity NAME ...: the module and function that run it
+SUBCOMMANDS = {"trace": ("parity.trace", "main"), "fuzz": ("parity.fuzz", "main"),
+               "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main")}
 
 
-class UsageError(ValueError):
-    """Bad usage or bad input: printed as one line, exit status 2."""
+def limit_threads(threads):
+    """torch's and NumPy's BLAS threads (one by default: see scratchnet.cli.entry.add_threads_argument)."""
+    torch.set_num_threads(threads)
+    limit_blas_threads(threads)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m parity",
+    parser = CommandLineParser(
+        prog="python -m parity", commands=SUBCOMMANDS,
         description="Train a model in scratchnet (NumPy) and PyTorch side by side and compare logits, loss, "
         "gradients and parameters at every step. With no options: the lecture's experiment in float64.",
         epilog="Also: 'python -m parity trace' (one training step, every quantity side by side), "
@@ -51,6 +56,7 @@ def build_parser():
     parser.add_argument("--load", metavar="PATH",
                         help="check a saved scratchnet model against torch on the dataset (with --epochs 0: "
                         "its test outputs only; otherwise train both from its weights)")
+    add_threads_argument(parser)
     return parser
 
 
@@ -103,8 +109,10 @@ def print_summary(report, class_names=None):
 
 
 def run(args):
-    if args.report and os.path.exists(args.report) and not os.path.isdir(args.report):
-        raise UsageError(f"--report expects a directory, but {args.report} is a file")
+    check_input_path("--load", args.load)
+    check_output_path("--json", args.json)  # checked before training, not after it
+    check_report_dir("--report", args.report)
+    limit_threads(args.threads)
     experiment = experiment_from_args(args)
     dtype = experiment.dtype
     data = experiment.model_split()
@@ -145,11 +153,6 @@ def run(args):
         paths = write_report(args.report, payload)
         print(f"Report: {paths['report.md']}")
     return EXIT_PASS if report.passed else EXIT_FAIL
-
-
-# python -m parity NAME ...: the module and function that run it
-SUBCOMMANDS = {"trace": ("parity.trace", "main"), "fuzz": ("parity.fuzz", "main"),
-               "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main")}
 
 
 def main(argv=None):

@@ -12,6 +12,8 @@ prints a command reproducing it::
 Architectures are a registry (``ARCHITECTURES``): each says how to draw its constructor
 arguments and the shape of one input sample; the class of the same name is built on both
 sides: ``mlp``, ``cnn`` and ``rnn`` (SequenceClassifier, with an RNN, LSTM or GRU cell).
+The sizes searched are tables of ranges (``Ints``, ``OneOf``, ``IntLists``), read both by the
+strategies that draw examples and by ``parse_example``, which refuses a ``--replay`` outside them.
 
 hypothesis is imported inside the functions that use it, so ``import parity`` never needs it.
 """
@@ -20,11 +22,10 @@ import argparse
 import json
 import math
 import shlex
-import sys
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,13 +37,15 @@ from parity.training import train_side_by_side
 from parity.transfer import to_torch, torch_dtype
 from scratchnet import metrics
 from scratchnet.data import Split, iterate_batches
+from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed, exit_status, positive_int
 from scratchnet.cli.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
-from scratchnet.models import ACTIVATIONS
 from scratchnet.cli.progress import progress_bar
+from scratchnet.models import ACTIVATIONS
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_EXAMPLES = 3000  # about 45 s on a 2-core machine (~15 ms an example), plus start-up
+DEFAULT_EXAMPLES = 2000  # ~27 ms of CPU an example on one thread (3000 took 80 s of CPU), so about a minute
+DEFAULT_DURATION = "about a minute on one thread of a 2-core machine"
 TEST_SAMPLES = 4
 
 # The losses and optimizers both sides have, by torch name.
@@ -69,6 +72,78 @@ OPTIMIZER_OPTIONS = {
 LEARNING_RATES = {"float64": [0.01, 0.001, 0.1], "float32": [0.001]}
 
 
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Ints:
+    """Integers from ``low`` to ``high``, both included."""
+
+    low: int
+    high: int
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        return st.integers(self.low, self.high)
+
+    def holds(self, value):
+        return is_int(value) and self.low <= value <= self.high
+
+    def __str__(self):
+        return f"an integer from {self.low} to {self.high}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of ``values``, the first being what hypothesis shrinks towards."""
+
+    values: tuple
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        return st.sampled_from(self.values)
+
+    def holds(self, value):  # True == 1 in Python: a flag must be a bool and a number must not
+        return any(value == known and isinstance(value, bool) == isinstance(known, bool) for known in self.values)
+
+    def __str__(self):
+        return "one of " + ", ".join(json.dumps(value) for value in self.values)
+
+
+@dataclass(frozen=True)
+class IntLists:
+    """Lists of ``lengths`` items, each in ``values``; ``even_lengths``: every length equally often
+    (a plain list strategy favours short lists)."""
+
+    lengths: Ints
+    values: Ints
+    even_lengths: bool = False
+
+    def strategy(self):
+        from hypothesis import strategies as st
+
+        if self.even_lengths:
+            return self.lengths.strategy().flatmap(
+                lambda n: st.lists(self.values.strategy(), min_size=n, max_size=n))
+        return st.lists(self.values.strategy(), min_size=self.lengths.low, max_size=self.lengths.high)
+
+    def holds(self, value):
+        return isinstance(value, list) and self.lengths.holds(len(value)) and all(map(self.values.holds, value))
+
+    def __str__(self):
+        return f"a list of {self.lengths.low} to {self.lengths.high} items, each {self.values}"
+
+
+def strategy_of(space):
+    """The hypothesis strategy of dicts whose every key is drawn from its range in ``space``."""
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({key: spec.strategy() for key, spec in space.items()})
+
+
 @dataclass(frozen=True)
 class Architecture:
     """How to fuzz one family of models.
@@ -76,46 +151,37 @@ class Architecture:
     ``model``: the class name in ``scratchnet.models`` and ``torchnet`` (built with the same
     keyword arguments on both sides, plus ``outputs_key`` for the number of outputs);
     ``config()``: a hypothesis strategy of those keyword arguments; ``sample_shape(config)``:
-    the shape of one input sample.
+    the shape of one input sample; ``space``: the range of each keyword argument, when the
+    strategy draws from such a table (``--replay`` then refuses arguments outside it).
     """
 
     model: str
     config: object
     sample_shape: object
     outputs_key: str = "output_dim"
+    space: dict = field(default=None, hash=False)
 
 
-def mlp_config():
-    from hypothesis import strategies as st
-
-    depth = st.integers(0, 3)  # hidden layers, equally often (a plain list strategy favours short lists)
-    return st.fixed_dictionaries({
-        "input_dim": st.integers(1, 8),
-        "hidden_dim": depth.flatmap(lambda d: st.lists(st.integers(1, 16), min_size=d, max_size=d)),
-        "activation": st.sampled_from(FUZZ_ACTIVATIONS),
-    })
-
-
-def cnn_config():
-    from hypothesis import strategies as st
-
-    return st.fixed_dictionaries({
-        "in_channels": st.integers(1, 2),
-        "channels": st.lists(st.integers(1, 4), min_size=1, max_size=2),
-        "kernel_size": st.sampled_from([3, 1, 2]),
-        "image_size": st.sampled_from([4, 5, 8]),  # each conv-pool stage halves it: >= 1 pixel is left
-    })
-
-
-def sequence_config():
-    from hypothesis import strategies as st
-
-    return st.fixed_dictionaries({
-        "input_size": st.integers(1, 4),
-        "hidden_size": st.integers(1, 8),
-        "cell": st.sampled_from(["lstm", "gru", "rnn"]),
-        "num_layers": st.integers(1, 2),
-    })
+MLP_SPACE = {
+    "input_dim": Ints(1, 8),
+    "hidden_dim": IntLists(lengths=Ints(0, 3), values=Ints(1, 16), even_lengths=True),  # hidden layers
+    "activation": OneOf(tuple(FUZZ_ACTIVATIONS)),
+}
+CNN_SPACE = {
+    "in_channels": Ints(1, 2),
+    "channels": IntLists(lengths=Ints(1, 2), values=Ints(1, 4)),
+    "kernel_size": OneOf((3, 1, 2)),
+    "image_size": OneOf((4, 5, 8)),  # each conv-pool stage halves it: >= 1 pixel is left
+}
+SEQUENCE_SPACE = {
+    "input_size": Ints(1, 4),
+    "hidden_size": Ints(1, 8),
+    "cell": OneOf(("lstm", "gru", "rnn")),
+    "num_layers": Ints(1, 2),
+}
+# The outputs each kind of loss takes; the training run's sizes.
+OUTPUTS = {"classification": Ints(2, 4), "binary": Ints(1, 1), "regression": Ints(1, 3)}
+SAMPLES, EPOCHS, SEEDS = Ints(1, 32), Ints(1, 4), Ints(0, 2**16)
 
 
 def sequence_length(config):
@@ -124,10 +190,12 @@ def sequence_length(config):
 
 
 ARCHITECTURES = {
-    "mlp": Architecture(model="MLP", config=mlp_config, sample_shape=lambda config: (config["input_dim"],)),
-    "cnn": Architecture(model="CNN", config=cnn_config, outputs_key="num_classes",
+    "mlp": Architecture(model="MLP", config=lambda: strategy_of(MLP_SPACE), space=MLP_SPACE,
+                        sample_shape=lambda config: (config["input_dim"],)),
+    "cnn": Architecture(model="CNN", config=lambda: strategy_of(CNN_SPACE), space=CNN_SPACE, outputs_key="num_classes",
                         sample_shape=lambda config: (config["in_channels"], config["image_size"], config["image_size"])),
-    "rnn": Architecture(model="SequenceClassifier", config=sequence_config, outputs_key="num_classes",
+    "rnn": Architecture(model="SequenceClassifier", config=lambda: strategy_of(SEQUENCE_SPACE), space=SEQUENCE_SPACE,
+                        outputs_key="num_classes",
                         sample_shape=lambda config: (sequence_length(config), config["input_size"])),
 }
 
@@ -143,21 +211,19 @@ def example_strategy(architectures=None):
         architecture = draw(st.sampled_from(names))
         config = draw(ARCHITECTURES[architecture].config())
         loss = draw(st.sampled_from(LOSSES))
-        outputs = {"classification": draw(st.integers(2, 4)), "binary": 1}.get(TASK_OF_LOSS[loss])
-        if outputs is None:  # regression: one or more outputs
-            outputs = draw(st.integers(1, 3))
+        outputs = draw(OUTPUTS[TASK_OF_LOSS[loss]].strategy())
         optimizer = draw(st.sampled_from(OPTIMIZERS))
         options = {key: draw(st.sampled_from(values)) for key, values in OPTIMIZER_OPTIONS.get(optimizer, {}).items()}
         if not options.get("momentum"):
             options.pop("nesterov", None)  # torch: Nesterov momentum needs a momentum
         dtype = draw(st.sampled_from(["float64", "float32"]))
-        samples = draw(st.integers(1, 32))
+        samples = draw(SAMPLES.strategy())
         return {
             "architecture": architecture, "model": config, "outputs": outputs, "loss": loss,
             "optimizer": optimizer, "optimizer_options": options, "lr": draw(st.sampled_from(LEARNING_RATES[dtype])),
             "dtype": dtype, "samples": samples,
-            "batch_size": draw(st.none() | st.integers(1, samples)), "epochs": draw(st.integers(1, 4)),
-            "seed": draw(st.integers(0, 2**16)),
+            "batch_size": draw(st.none() | st.integers(1, samples)), "epochs": draw(EPOCHS.strategy()),
+            "seed": draw(SEEDS.strategy()),
         }
 
     return examples()
@@ -327,6 +393,12 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
         counterexample = find(example_strategy(architectures), fails, settings=search, random=random.Random(seed))
     except NoSuchExample:
         counterexample = None
+    except KeyboardInterrupt:  # Ctrl-C: say how far the search got, and what it had found
+        if failed:
+            raise KeyboardInterrupt(f"interrupted while shrinking a counter-example ({counts['shrink']} runs); "
+                                    f"it fails as found: {replay_command(failed[0])}") from None
+        raise KeyboardInterrupt(f"interrupted after {counts['run']} of {examples} examples, "
+                                f"{counts['passed']} passed, none failed") from None
     finally:
         bar.close()
     result = FuzzResult(counts["run"], counts["passed"], time.perf_counter() - start,
@@ -372,7 +444,8 @@ def format_result(result):
 
 
 def parse_example(text):
-    """An example from --replay's JSON, checked enough to give a clear error instead of a traceback."""
+    """An example from --replay's JSON, checked against the space the fuzzer searches: every problem is one
+    ValueError naming the key, never a traceback or a parity failure of an example the fuzzer could not draw."""
     try:
         example = json.loads(text)
     except json.JSONDecodeError as error:
@@ -381,10 +454,42 @@ def parse_example(text):
                 "samples", "batch_size", "epochs", "seed")
     if not isinstance(example, dict) or any(key not in example for key in required):
         raise ValueError(f"--replay example must be a JSON object with the keys {', '.join(required)}")
+    unknown = [key for key in example if key not in required]
+    if unknown:
+        raise ValueError(f"--replay: unknown key {unknown[0]!r}; an example has the keys {', '.join(required)}")
     for key, known in (("architecture", ARCHITECTURES), ("loss", LOSSES), ("optimizer", OPTIMIZERS),
                        ("dtype", ("float32", "float64"))):
-        if example[key] not in known:
+        if not isinstance(example[key], str) or example[key] not in known:
             raise ValueError(f"--replay: unknown {key} {example[key]!r}; expected one of {', '.join(known)}")
+
+    def check(name, value, spec):
+        if not spec.holds(value):
+            raise ValueError(f"--replay: {name} must be {spec}, got {json.dumps(value)}")
+
+    space = ARCHITECTURES[example["architecture"]].space
+    config = example["model"]
+    if not isinstance(config, dict) or (space is not None and set(config) != set(space)):
+        keys = "its constructor's arguments" if space is None else ", ".join(space)
+        raise ValueError(f"--replay: model must be a JSON object with the keys {keys}, got {json.dumps(config)}")
+    for key, spec in (space or {}).items():
+        check(f"model.{key}", config[key], spec)
+    check("outputs", example["outputs"], OUTPUTS[TASK_OF_LOSS[example["loss"]]])
+    options, allowed = example["optimizer_options"], OPTIMIZER_OPTIONS.get(example["optimizer"], {})
+    if not isinstance(options, dict):
+        raise ValueError(f"--replay: optimizer_options must be a JSON object, got {json.dumps(options)}")
+    for key, value in options.items():
+        if key not in allowed:
+            raise ValueError(f"--replay: {example['optimizer']} takes the options {', '.join(allowed) or 'none'}; "
+                             f"got {key!r}")
+        check(f"optimizer_options.{key}", value, OneOf(tuple(allowed[key])))
+    if options.get("nesterov") and not options.get("momentum"):
+        raise ValueError("--replay: optimizer_options.nesterov needs a momentum (torch refuses it without one)")
+    check("lr", example["lr"], OneOf(tuple(LEARNING_RATES[example["dtype"]])))
+    check("samples", example["samples"], SAMPLES)
+    if example["batch_size"] is not None:
+        check("batch_size", example["batch_size"], Ints(1, example["samples"]))
+    check("epochs", example["epochs"], EPOCHS)
+    check("seed", example["seed"], SEEDS)
     return example
 
 
@@ -403,31 +508,53 @@ def replay(example):
     return EXIT_FAIL if verdict is False else EXIT_PASS
 
 
+DESCRIPTION = """\
+Differential testing of scratchnet against torch, driven by hypothesis.
+
+Each example is a small random training run: an architecture (MLP, CNN, or an RNN, LSTM or GRU
+classifier) with random sizes and activation; a loss; an optimizer with random options; a dtype,
+a batch size and a few epochs on random data. Both sides train from the same weights, and the
+example passes when their logits, losses, gradients and parameters agree within parity's
+tolerances at every step. When an example fails, hypothesis shrinks it to the simplest one that
+still fails and prints a command that reproduces it:
+
+    python -m parity fuzz --replay '{"architecture": "mlp", ...}'
+
+Exit status: 0 when every example passes, 1 on a counter-example, 2 on bad usage, 130 when
+stopped by Ctrl-C (the line says how far the search got).
+"""
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m parity fuzz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m parity fuzz", description=DESCRIPTION,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
-                        help=f"random examples to try (default {DEFAULT_EXAMPLES}, under a minute on 2 cores)")
+                        help=f"random examples to try (default {DEFAULT_EXAMPLES}: {DEFAULT_DURATION})")
     parser.add_argument("--seed", type=int, default=0, help="seed of hypothesis's search: the same seed, the same "
                         "examples (default 0)")
     parser.add_argument("--replay", metavar="JSON", help="run one example, as a counter-example's command prints it")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (it is shown on stderr only when stderr is a terminal)")
+    add_threads_argument(parser)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        if args.replay is not None:
-            return replay(parse_example(args.replay))
-        if args.examples < 1:
-            raise ValueError(f"--examples must be a positive integer, got {args.examples}")
-        if args.seed < 0:
-            raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
-    except ValueError as error:
-        print(f"python -m parity fuzz: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    return exit_status("python -m parity fuzz", lambda: run(args))
+
+
+def run(args):
+    from parity.cli import limit_threads
+
+    if args.replay is not None:
+        example = parse_example(args.replay)
+        limit_threads(args.threads)
+        return replay(example)
+    if args.examples < 1:
+        raise ValueError(f"--examples must be a positive integer, got {args.examples}")
+    check_seed("--seed", args.seed)
+    limit_threads(args.threads)
     print(f"Fuzzing parity: {args.examples} random examples (architectures: {', '.join(ARCHITECTURES)}), "
           f"seed {args.seed}")
     result = fuzz(args.examples, args.seed, quiet=args.quiet)

@@ -19,7 +19,6 @@ autograd fills in their gradients.
 """
 
 import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,8 @@ import torchnet
 from parity import tolerances
 from parity.compare import compare
 from parity.transfer import to_numpy, to_torch, torch_dtype, torch_to_scratch
-from scratchnet.cli.experiment import ACTIVATION_NAMES, resolve
+from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed, exit_status
+from scratchnet.cli.experiment import ACTIVATION_NAMES, parse_widths, resolve
 from scratchnet.nn import functional as F
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -225,9 +225,25 @@ def format_rows(rows, digits=5):
     return "\n".join(lines)
 
 
+DESCRIPTION = """\
+One training step of a tiny network, every quantity printed with its equation, NumPy beside torch.
+
+An MLP (3 inputs, 4 hidden units, 2 classes by default) gets the same weights on both sides; one
+batch of 2 samples goes forward, through softmax and cross-entropy, backward, and one Adam step:
+
+    z1 = x W1^T + b1, a1 = relu(z1), ..., logits     the forward pass, layer by layer
+    p = softmax(logits), L = -mean log p[n, y_n]     the loss
+    dlogits = (p - onehot(y)) / N, dW2, db2, da1 ... the backward pass, top down (dX means dL/dX)
+    m, v, the update and the new weights             one Adam step (t = 1)
+
+Exit status: 0 when every quantity agrees within tolerance, 1 when one does not, 2 on bad usage,
+130 when stopped by Ctrl-C.
+"""
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m parity trace", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m parity trace", description=DESCRIPTION,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inputs", type=int, default=3, help="input features (default 3)")
     parser.add_argument("--hidden", default="4", help="hidden layer widths, comma-separated (default 4)")
     parser.add_argument("--classes", type=int, default=2, help="classes, i.e. logits per sample (default 2)")
@@ -239,6 +255,7 @@ def build_parser():
                         "active for some samples and inactive for others)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="precision (default float64)")
     parser.add_argument("--digits", type=int, default=5, help="significant digits printed (default 5)")
+    add_threads_argument(parser)
     return parser
 
 
@@ -248,29 +265,26 @@ def options_from_args(args):
             raise ValueError(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.classes < 2:
         raise ValueError(f"--classes must be at least 2 for cross-entropy, got {args.classes}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_seed("--seed", args.seed)
     if not np.isfinite(args.lr) or args.lr <= 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}")
     if not 1 <= args.digits <= 17:
         raise ValueError(f"--digits must be between 1 and 17, got {args.digits}")
-    try:
-        hidden = [int(w) for w in args.hidden.split(",") if w.strip()]
-    except ValueError:
-        raise ValueError(f"--hidden must be comma-separated positive integers such as 4 or 4,3, got {args.hidden!r}") from None
-    if not hidden or any(w < 1 for w in hidden):
-        raise ValueError(f"--hidden must be one or more positive widths, got {args.hidden!r}")
+    hidden = parse_widths(args.hidden)
     return dict(inputs=args.inputs, hidden=hidden, classes=args.classes, samples=args.samples, seed=args.seed,
                 lr=args.lr, activation=resolve("activation", args.activation, ACTIVATION_NAMES), dtype=args.dtype)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        options = options_from_args(args)
-    except ValueError as error:
-        print(f"python -m parity trace: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    return exit_status("python -m parity trace", lambda: run(args))
+
+
+def run(args):
+    from parity.cli import limit_threads
+
+    options = options_from_args(args)
+    limit_threads(args.threads)
     rows = trace_step(**options)
     widths = "-".join(str(w) for w in [options["inputs"], *options["hidden"], options["classes"]])
     print(f"One training step of MLP {widths} ({options['activation']}), cross-entropy, Adam(lr={options['lr']:g}), "

@@ -25,7 +25,7 @@ from parity import tolerances
 from parity.compare import compare, matched
 from parity.transfer import to_numpy, to_torch, torch_to_scratch
 from scratchnet.data import check_batches, iterate_batches
-from scratchnet.training import TrainingDivergedError
+from scratchnet.training import StopOnCtrlC, TrainingDivergedError
 
 KINDS = ("logits", "loss", "grad", "param")
 
@@ -115,62 +115,71 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
         return diff.max_abs
 
     step = 0
-    for epoch in range(1, epochs + 1):
-        sums, count = {"scratchnet": 0.0, "torch": 0.0}, 0
-        for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
-            step += 1
-            where = f"epoch {epoch} step {step}"
-            xb, yb = X_train[index], y_train[index]
-            xb_t, yb_t = (X_train_t, y_train_t) if isinstance(index, slice) else (X_train_t[index], y_train_t[index])
-            n = len(yb)
-            row = {"epoch": epoch, "step": step}
+    with StopOnCtrlC(epochs) as ctrl_c:  # Ctrl-C: stop after the step in progress, saying where
+        for epoch in range(1, epochs + 1):
+            sums, count = {"scratchnet": 0.0, "torch": 0.0}, 0
+            for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+                step += 1
+                ctrl_c.step_begins(epoch, step)
+                where = f"epoch {epoch} step {step}"
+                xb, yb = X_train[index], y_train[index]
+                whole = isinstance(index, slice)  # the full batch: the tensors as they are
+                xb_t, yb_t = (X_train_t, y_train_t) if whole else (X_train_t[index], y_train_t[index])
+                n = len(yb)
+                row = {"epoch": epoch, "step": step}
 
-            if shadow is not None:
-                torch_to_scratch(torch_model, shadow)
-                shadow.train()
-                shadow.zero_grad()
-                shadow_logits = shadow(xb)
-                shadow_loss = criteria[0](shadow_logits, yb)
-                shadow.backward(criteria[0].backward())
+                if shadow is not None:
+                    torch_to_scratch(torch_model, shadow)
+                    shadow.train()
+                    shadow.zero_grad()
+                    shadow_logits = shadow(xb)
+                    shadow_loss = criteria[0](shadow_logits, yb)
+                    shadow.backward(criteria[0].backward())
 
-            t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
-            try:  # scratchnet's train_step refuses a non-finite loss before it touches the weights
-                s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
-            except TrainingDivergedError as error:
-                s_loss = error.loss
-            if not (np.isfinite(s_loss) and np.isfinite(t_loss)):
-                raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: loss is {s_loss} in "
-                                            f"scratchnet and {t_loss} in torch. Try a lower learning rate (it was {lr:g}).")
-            sums["scratchnet"] += s_loss * n
-            sums["torch"] += t_loss * n
-            count += n
+                t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
+                try:  # scratchnet's train_step refuses a non-finite loss before it touches the weights
+                    s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
+                except TrainingDivergedError as error:
+                    s_loss = error.loss
+                if not (np.isfinite(s_loss) and np.isfinite(t_loss)):
+                    raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: loss is {s_loss} "
+                                                f"in scratchnet and {t_loss} in torch. Try a lower learning rate "
+                                                f"(it was {lr:g}).")
+                sums["scratchnet"] += s_loss * n
+                sums["torch"] += t_loss * n
+                count += n
 
-            t_logits = to_numpy(t_logits)
-            row["logits"] = record("logits", compare("logits", s_logits, t_logits, trajectory_tol["logits"]), where, report.max_abs_diff)
-            row["loss"] = record("loss", compare("loss", s_loss, t_loss, trajectory_tol["loss"]), where, report.max_abs_diff)
-            row["grad"] = row["param"] = 0.0
-            for name, mine, theirs in pairs:
-                grad_diff = compare(f"grad {name}", mine.grad, _numpy_grad(theirs), trajectory_tol["grad"])
-                param_diff = compare(name, mine.data, to_numpy(theirs), trajectory_tol["param"])
-                row["grad"] = max(row["grad"], record("grad", grad_diff, where, report.max_abs_diff))
-                row["param"] = max(row["param"], record("param", param_diff, where, report.max_abs_diff))
-                report.per_parameter[name]["grad"] = max(report.per_parameter[name]["grad"], grad_diff.max_abs)
-                report.per_parameter[name]["param"] = max(report.per_parameter[name]["param"], param_diff.max_abs)
+                t_logits = to_numpy(t_logits)
+                row["logits"] = record("logits", compare("logits", s_logits, t_logits, trajectory_tol["logits"]), where,
+                                       report.max_abs_diff)
+                row["loss"] = record("loss", compare("loss", s_loss, t_loss, trajectory_tol["loss"]), where,
+                                     report.max_abs_diff)
+                row["grad"] = row["param"] = 0.0
+                for name, mine, theirs in pairs:
+                    grad_diff = compare(f"grad {name}", mine.grad, _numpy_grad(theirs), trajectory_tol["grad"])
+                    param_diff = compare(name, mine.data, to_numpy(theirs), trajectory_tol["param"])
+                    row["grad"] = max(row["grad"], record("grad", grad_diff, where, report.max_abs_diff))
+                    row["param"] = max(row["param"], record("param", param_diff, where, report.max_abs_diff))
+                    report.per_parameter[name]["grad"] = max(report.per_parameter[name]["grad"], grad_diff.max_abs)
+                    report.per_parameter[name]["param"] = max(report.per_parameter[name]["param"], param_diff.max_abs)
 
-            if shadow is not None:
-                shadow_where = f"{where} (from torch's weights)"
-                record("logits", compare("logits", shadow_logits, t_logits, step_tol), shadow_where, report.step_max_abs_diff)
-                record("loss", compare("loss", float(shadow_loss), t_loss, step_tol), shadow_where, report.step_max_abs_diff)
-                shadow_params = dict(shadow.named_parameters())
-                for name, _, theirs in pairs:
-                    record("grad", compare(f"grad {name}", shadow_params[name].grad, _numpy_grad(theirs), step_tol),
-                           shadow_where, report.step_max_abs_diff)
-            report.steps.append(row)
+                if shadow is not None:
+                    shadow_where = f"{where} (from torch's weights)"
+                    record("logits", compare("logits", shadow_logits, t_logits, step_tol), shadow_where,
+                           report.step_max_abs_diff)
+                    record("loss", compare("loss", float(shadow_loss), t_loss, step_tol), shadow_where,
+                           report.step_max_abs_diff)
+                    shadow_params = dict(shadow.named_parameters())
+                    for name, _, theirs in pairs:
+                        record("grad", compare(f"grad {name}", shadow_params[name].grad, _numpy_grad(theirs), step_tol),
+                               shadow_where, report.step_max_abs_diff)
+                report.steps.append(row)
+                ctrl_c.step_ends()
 
-        report.losses["scratchnet"].append(sums["scratchnet"] / max(count, 1))
-        report.losses["torch"].append(sums["torch"] / max(count, 1))
-        if log is not None:
-            log(epoch, report)
+            report.losses["scratchnet"].append(sums["scratchnet"] / max(count, 1))
+            report.losses["torch"].append(sums["torch"] / max(count, 1))
+            if log is not None:
+                log(epoch, report)
 
     scratch_model.eval()
     torch_model.eval()

@@ -7,7 +7,14 @@ One step is the lecture's loop body with ``loss.backward()`` written out:
     loss = criterion(logits, y)
     model.backward(criterion.backward())       # dL/dlogits, then the chain rule down the layers
     optimizer.step()
+
+Ctrl-C during ``fit`` lets the step in progress finish and then stops with TrainingInterrupted
+(a KeyboardInterrupt) saying where, so the model is as its last completed step left it and can
+be saved; a second Ctrl-C stops at once.
 """
+
+import signal
+import threading
 
 import numpy as np
 
@@ -23,6 +30,66 @@ class TrainingDivergedError(ValueError):
     def __init__(self, message, loss=None):
         super().__init__(message)
         self.loss = loss
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training at ``epoch`` of ``epochs``, in ``step`` (counted from the first, as divergence is).
+
+    ``completed``: True when step ``step`` had finished, so the model is as that step left it;
+    False when the interrupt cut the step short (a second Ctrl-C), so the weights may be half-updated.
+    """
+
+    def __init__(self, epoch, epochs, step, completed):
+        where = f"epoch {epoch}/{epochs}, step {step}" if completed else f"epoch {epoch}/{epochs}, during step {step}"
+        super().__init__(f"interrupted at {where}")
+        self.epoch, self.epochs, self.step, self.completed = epoch, epochs, step, completed
+
+
+class StopOnCtrlC:
+    """A training loop's guard: the first Ctrl-C stops it after the step in progress, a second one at once.
+
+        with StopOnCtrlC(num_epochs) as ctrl_c:
+            for epoch ...:
+                for step ...:
+                    ctrl_c.step_begins(epoch, step)
+                    train_step(...)
+                    ctrl_c.step_ends()          # raises here if Ctrl-C came during the step
+
+    Any KeyboardInterrupt leaving the block becomes a TrainingInterrupted saying where. The first
+    Ctrl-C is only noted when this runs in the main thread over Python's default handler (otherwise
+    every Ctrl-C stops at once, and says so).
+    """
+
+    def __init__(self, epochs):
+        self.epochs, self.epoch, self.step, self.in_step = epochs, 0, 0, False
+        self.pressed = False
+        self._previous = None
+
+    def _note(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        self.pressed = True
+
+    def step_begins(self, epoch, step):
+        self.epoch, self.step, self.in_step = epoch, step, True
+
+    def step_ends(self):
+        self.in_step = False
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if kind is not None and issubclass(kind, KeyboardInterrupt) and not isinstance(error, TrainingInterrupted):
+            raise TrainingInterrupted(self.epoch, self.epochs, self.step, completed=not self.in_step) from None
+        return False
 
 
 def train_step(model, criterion, optimizer, X, y):
@@ -72,28 +139,31 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
         progress.reset(num_epochs)
     losses, step = [], 0
     try:
-        for epoch in range(1, num_epochs + 1):
-            total, count = 0.0, 0
-            for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
-                step += 1
-                X, y = X_train[index], y_train[index]
-                try:
-                    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported here, once, clearly
-                        _, loss = train_step(model, criterion, optimizer, X, y)
-                        check_finite_parameters(model)
-                except TrainingDivergedError as error:  # stop as scikit-learn's MLP does, naming where and why
-                    lr = optimizer.param_groups[0].get("lr")
-                    raise TrainingDivergedError(
-                        f"training diverged at epoch {epoch}, step {step}: {error}. Try a lower learning rate"
-                        f"{f' (it was {lr:g})' if lr is not None else ''} or standardise the inputs.") from None
-                total, count = total + loss * len(X), count + len(X)
-            losses.append(total / max(count, 1))
-            if log is not None and print_every and epoch % print_every == 0:
+        with StopOnCtrlC(num_epochs) as ctrl_c:
+            for epoch in range(1, num_epochs + 1):
+                total, count = 0.0, 0
+                for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+                    step += 1
+                    ctrl_c.step_begins(epoch, step)
+                    X, y = X_train[index], y_train[index]
+                    try:
+                        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported here, once
+                            _, loss = train_step(model, criterion, optimizer, X, y)
+                            check_finite_parameters(model)
+                    except TrainingDivergedError as error:  # stop as scikit-learn's MLP does, naming where and why
+                        lr = optimizer.param_groups[0].get("lr")
+                        raise TrainingDivergedError(
+                            f"training diverged at epoch {epoch}, step {step}: {error}. Try a lower learning rate"
+                            f"{f' (it was {lr:g})' if lr is not None else ''} or standardise the inputs.") from None
+                    total, count = total + loss * len(X), count + len(X)
+                    ctrl_c.step_ends()
+                losses.append(total / max(count, 1))
+                if log is not None and print_every and epoch % print_every == 0:
+                    if progress is not None:
+                        progress.clear()  # the log line goes on a clean line; the bar redraws below it
+                    log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
                 if progress is not None:
-                    progress.clear()  # the log line goes on a clean line; the bar redraws below it
-                log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
-            if progress is not None:
-                progress.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
+                    progress.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
     finally:
         if progress is not None:
             progress.close()  # also when training stops with an error, so the message starts a clean line

@@ -145,7 +145,8 @@ def test_scratchnet_cli_trains_the_digits_cnn_well_above_90_percent(capsys):
     "args, message",
     [
         (["--model", "lstm", "--dataset", "iris"], "needs sequences (N, steps, features)"),
-        (["--model", "cnn", "--dataset", "wine"], "needs square images, but wine has 13 features"),
+        (["--model", "cnn", "--dataset", "wine"], "--model cnn needs images, but wine holds 13 features per sample, "
+                                                  "not images; datasets of images: digits (8x8 images"),
         (["--model", "gru", "--dataset", "digits-seq", "--hidden", "64,32"], "must be equal"),
         (["--model", "cnn", "--dataset", "diabetes"], "is a classifier trained with cross_entropy"),
     ],

@@ -6,11 +6,13 @@ class name and constructor arguments. Everything is named as in torch (``"CrossE
 ``"Adam"``); the command line also takes short names (``--loss bce``, ``--optimizer sgd``).
 """
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from scratchnet import metrics, nn, optim, serialization
+from scratchnet.cli.entry import check_seed
 from scratchnet.data import DATASETS, TASKS, Split, load_csv, load_dataset
 from scratchnet.models import ACTIVATIONS, hidden_widths
 
@@ -23,6 +25,7 @@ LOSS_NAMES = {
     "smooth_l1": "SmoothL1Loss",
 }
 LOSS_ALIASES = {"ce": "cross_entropy", "bce": "bce_with_logits", "mae": "l1"}
+LOSS_OPTION = {cls: short for short, cls in LOSS_NAMES.items()}  # CrossEntropyLoss -> cross_entropy, for messages
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 ACTIVATION_NAMES = {name.lower().replace("leakyrelu", "leaky_relu"): name for name in ACTIVATIONS}
 
@@ -43,6 +46,8 @@ DEFAULT_DATASET = {"mlp": "lecture", "cnn": "digits", "rnn": "digits-seq", "lstm
 DEFAULT_BATCH_SIZE = {"mlp": None, "cnn": 64, "rnn": 64, "lstm": 64, "gru": 64}
 DEFAULT_HIDDEN = {"mlp": "64,64", "cnn": "16,32", "rnn": "64", "lstm": "64", "gru": "64"}
 SINGLE_OUTPUT_LOSSES = ("BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss")
+# The named datasets whose samples are the pixels of square images (digits-seq reads the same images row by row).
+IMAGE_DATASETS = {"digits": "8x8 images of handwritten digits", "digits-seq": "the same images as 8 rows of 8"}
 
 
 def available(names, namespace):
@@ -60,6 +65,14 @@ def resolve(kind, text, names, aliases=None):
         if cls.lower() == key:
             return cls
     raise ValueError(f"unknown {kind} {text!r}; expected one of {', '.join(names)}")
+
+
+def parse_widths(text, option="--hidden"):
+    """``"64,64"`` -> [64, 64]: positive integers and commas, nothing else (``64_64``, ``64,,64``, ``""`` fail)."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isascii() and part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"{option} must be comma-separated positive integers such as 64,64, got {text!r}")
+    return [int(part) for part in parts]
 
 
 @dataclass
@@ -192,7 +205,10 @@ def add_experiment_arguments(parser, default_dtype):
                         help="comma-separated widths: an MLP's hidden layers (default 64,64), a CNN's channels per "
                         "conv-pool stage (default 16,32), a recurrent model's layers (equal widths; default 64)")
     parser.add_argument("--activation", default="relu", help="one of: " + ", ".join(ACTIVATION_NAMES) + " (default relu)")
-    parser.add_argument("--loss", default=None, help="one of: " + ", ".join(losses)
+    aliases = {name: alias for alias, name in LOSS_ALIASES.items()}
+    parser.add_argument("--loss", default=None,
+                        help="one of: " + ", ".join(f"{name} (or {aliases[name]})" if name in aliases else name
+                                                    for name in losses)
                         + " (default: cross_entropy for classification, mse for regression)")
     parser.add_argument("--optimizer", default="adam", help="one of: " + ", ".join(optimizers) + " (default adam)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
@@ -216,15 +232,9 @@ def experiment_from_args(args):
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if args.print_every < 1:
         raise ValueError(f"--print-every must be a positive integer, got {args.print_every}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_seed("--seed", args.seed)
     text = args.hidden if args.hidden is not None else DEFAULT_HIDDEN[args.model]
-    try:
-        hidden = [int(w) for w in text.split(",") if w.strip()]
-    except ValueError:
-        raise ValueError(f"--hidden must be comma-separated positive integers such as 64,64, got {text!r}") from None
-    if any(w < 1 for w in hidden) or (args.model != "mlp" and not hidden):
-        raise ValueError(f"--hidden widths must be positive, got {text!r}")
+    hidden = parse_widths(text)
     if args.model in ("rnn", "lstm", "gru") and len(set(hidden)) != 1:
         raise ValueError(f"--hidden for --model {args.model} gives one width per layer and they must be equal "
                          f"(torch's num_layers), got {text!r}")
@@ -248,11 +258,16 @@ def experiment_from_args(args):
     loss = TASK_LOSSES[dataset.task][0] if args.loss is None else resolve("loss", args.loss, losses, LOSS_ALIASES)
     if loss not in TASK_LOSSES[dataset.task]:
         raise ValueError(f"--loss {args.loss} does not fit a {dataset.task} task; "
-                         f"use one of {', '.join(TASK_LOSSES[dataset.task])}")
+                         f"use one of {', '.join(LOSS_OPTION[name] for name in TASK_LOSSES[dataset.task])}")
     if args.model != "mlp":
         if loss != "CrossEntropyLoss":
             raise ValueError(f"--model {args.model} is a classifier trained with cross_entropy; "
-                             f"{dataset.name} is a {dataset.task} task with --loss {args.loss or loss}")
+                             f"{dataset.name} is a {dataset.task} task with --loss {LOSS_OPTION[loss]}")
+        if args.model == "cnn" and not args.csv and dataset.name not in IMAGE_DATASETS:
+            images = "; ".join(f"{name} ({what})" for name, what in IMAGE_DATASETS.items())
+            raise ValueError(f"--model cnn needs images, but {dataset.name} holds "
+                             f"{int(np.prod(dataset.sample_shape))} features per sample, not images; datasets of "
+                             f"images: {images}; or a --csv file whose features are the pixels of square images")
         if args.model != "cnn" and len(dataset.sample_shape) != 2:
             raise ValueError(f"--model {args.model} needs sequences (N, steps, features) such as digits-seq or genre; "
                              f"{dataset.name} has samples of shape {dataset.sample_shape}")
@@ -260,8 +275,58 @@ def experiment_from_args(args):
     experiment = Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
                             activation=activation, batch_size=batch_size, epochs=args.epochs, seed=args.seed,
                             dtype=dtype, model=args.model)
-    experiment.model_spec()  # e.g. a CNN on non-square data fails here, before any training
+    check_memory(*experiment.model_spec(), dtype)  # e.g. a CNN on non-square data fails here, before any training
     return experiment
+
+
+def parameter_count(name, kwargs):
+    """How many numbers ``scratchnet.models.<name>(**kwargs)`` holds, from its sizes alone (nothing is allocated)."""
+    if name == "MLP":
+        widths = [kwargs["input_dim"], *hidden_widths(kwargs["hidden_dim"]), kwargs["output_dim"]]
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:]))  # W and b
+    if name == "CNN":
+        channels, k = [kwargs["in_channels"], *kwargs["channels"]], kwargs["kernel_size"]
+        final = kwargs["image_size"] // 2 ** len(kwargs["channels"])
+        convs = sum((c_in * k * k + 1) * c_out for c_in, c_out in zip(channels[:-1], channels[1:]))
+        return convs + (channels[-1] * final * final + 1) * kwargs["num_classes"]
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kwargs["cell"]] * kwargs["hidden_size"]  # rows of W_ih, W_hh, b_ih, b_hh
+    inputs = [kwargs["input_size"]] + [kwargs["hidden_size"]] * (kwargs["num_layers"] - 1)
+    recurrent = sum(gates * (size + kwargs["hidden_size"] + 2) for size in inputs)
+    return recurrent + (kwargs["hidden_size"] + 1) * kwargs["num_classes"]
+
+
+def available_memory():
+    """Bytes of memory available now (Linux's MemAvailable), else the machine's physical memory, else None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(name, kwargs, dtype):
+    """Refuse, before allocating anything, a model whose weights and gradients alone do not fit in memory."""
+    count = parameter_count(name, kwargs)
+    needed = 2 * count * np.dtype(dtype).itemsize
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(f"the model is too large for this machine: a {name} of {count:,} parameters, whose weights "
+                         f"and gradients alone take {format_bytes(needed)} in {np.dtype(dtype).name}, against "
+                         f"{format_bytes(available)} of memory available; try a smaller --hidden")
+
+
+def format_bytes(count):
+    """``1.5 GiB``: a byte count in binary units."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if count < 1024 or unit == "EiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
 
 
 def with_task(dataset, task):
@@ -279,12 +344,34 @@ def with_task(dataset, task):
 
 
 def load_model_for(experiment, path):
-    """A saved model, checked to fit the experiment's data and cast to its dtype."""
+    """A saved model, checked to hold finite weights and to fit the experiment's data, cast to its dtype."""
     model = serialization.load(path)
+    for key, value in model.state_dict().items():
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"{path} holds NaN or infinite weights ({key!r}), so it can be neither trained nor "
+                             f"evaluated; train a new model instead (without --load)")
     name, kwargs = experiment.model_spec()
     config = model.config()
     expected = {key: kwargs[key] for key in DATA_SIZES[name]}
     if type(model).__name__ != name or any(config.get(key) != value for key, value in expected.items()):
         raise ValueError(f"{path} holds a {type(model).__name__} with {config}, which does not fit "
-                         f"{experiment.dataset.name} (it needs a {name} with {expected})")
+                         f"{experiment.dataset.name} (it needs a {name} with {expected}); "
+                         f"the file's model takes {options_for(type(model).__name__, config)}")
     return model.to(experiment.dtype)
+
+
+def options_for(name, config):
+    """The options a saved model's header implies: ``--model cnn`` and the data it takes, in words."""
+    if name == "CNN":
+        model, data = "cnn", (f"{config['image_size']}x{config['image_size']} images with {config['in_channels']} "
+                              f"channel(s), such as --dataset digits")
+    elif name == "SequenceClassifier":
+        model, data = config["cell"], f"sequences of {config['input_size']} features per step"
+    else:
+        model, data = "mlp", f"{config.get('input_dim')} features per sample"
+    outputs = config.get("output_dim", config.get("num_classes"))
+    if outputs == 1:
+        data += ", and a single output: --loss bce_with_logits for a binary task, or a regression loss"
+    else:
+        data += f", {outputs} classes"
+    return f"--model {model} with {data}"

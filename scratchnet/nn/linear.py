@@ -59,8 +59,9 @@ class Linear(Module):
 
     def backward(self, grad_output):
         x = self._x
-        x2d = x.reshape(-1, self.in_features)
-        g2d = grad_output.reshape(-1, self.out_features)
+        rows = math.prod(x.shape[:-1])  # the batch (and any leading dimensions); -1 cannot infer it for a 0-wide layer
+        x2d = x.reshape(rows, self.in_features)
+        g2d = grad_output.reshape(rows, self.out_features)
         self.weight.accumulate_grad(g2d.T @ x2d)  # dW = g^T x
         if self.bias is not None:
             # db = sum over the batch of g, written as 1^T g: a BLAS matrix-vector product,
