@@ -94,7 +94,7 @@ def test_replay_runs_one_example_and_prints_its_summary(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--examples", "0"], "--examples must be a positive integer"),
-    (["--seed", "-1"], "--seed must be a non-negative integer"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 2**63 - 1, got -1"),
     (["--replay", "{not json"], "--replay expects an example as JSON"),
     (["--replay", '{"architecture": "mlp"}'], "--replay example must be a JSON object with the keys"),
 ])
