@@ -174,7 +174,26 @@ def _sequence_classifier_arrays(input_size, hidden_size, num_classes, cell, num_
     yield "head.bias", (num_classes,)
 
 
-ARRAY_SHAPES = {"MLP": _mlp_arrays, "CNN": _cnn_arrays, "SequenceClassifier": _sequence_classifier_arrays}
+def _gpt_arrays(vocab_size, block_size, n_layer, n_head, n_embd, **_):
+    """wte (V, C), wpe (block_size, C); per block ln_1, attn, ln_2 and mlp (C -> 4C -> C); ln_f; lm_head (no bias)."""
+    C = _count(n_embd, "n_embd")
+    yield "wte.weight", (_count(vocab_size, "vocab_size"), C)
+    yield "wpe.weight", (_count(block_size, "block_size"), C)
+    for layer in range(_count(n_layer, "n_layer")):
+        for name, shape in [("ln_1.weight", (C,)), ("ln_1.bias", (C,)),
+                            ("attn.in_proj_weight", (3 * C, C)), ("attn.in_proj_bias", (3 * C,)),
+                            ("attn.out_proj.weight", (C, C)), ("attn.out_proj.bias", (C,)),
+                            ("ln_2.weight", (C,)), ("ln_2.bias", (C,)),
+                            ("mlp.0.weight", (4 * C, C)), ("mlp.0.bias", (4 * C,)),
+                            ("mlp.2.weight", (C, 4 * C)), ("mlp.2.bias", (C,))]:
+            yield f"h.{layer}.{name}", shape
+    yield "ln_f.weight", (C,)
+    yield "ln_f.bias", (C,)
+    yield "lm_head.weight", (vocab_size, C)
+
+
+ARRAY_SHAPES = {"MLP": _mlp_arrays, "CNN": _cnn_arrays, "SequenceClassifier": _sequence_classifier_arrays,
+                "GPT": _gpt_arrays}
 
 
 # -- saving -------------------------------------------------------------------------------------
@@ -235,7 +254,7 @@ def save_target(path):
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise IsADirectoryError(errno.EISDIR, "cannot save over a directory; give a file name", path)
     if existing is not None and not stat.S_ISREG(existing.st_mode):
-        link = (None, None, target) if target != os.path.abspath(path) else ()
+        link = (None, target) if target != os.path.abspath(path) else ()  # (winerror, filename2)
         raise OSError(errno.EINVAL, f"cannot save over {_file_kind(existing.st_mode)} "
                                     f"(only a regular file is replaced)", path, *link)
     directory = os.path.dirname(target)
@@ -468,7 +487,7 @@ def _check_arrays_fit_config(path, header):
     if cls is None:
         raise ModelFileError(path, f"unknown model class {_short(name)}; "
                                    f"this scratchnet knows {', '.join(sorted(model_classes()))}")
-    model = f"{name}(**{_short(config)})"
+    model = f"{name}(**{_short(config, 200)})"
     try:
         arguments = inspect.signature(cls).bind(**config)
         arguments.apply_defaults()
@@ -477,10 +496,12 @@ def _check_arrays_fit_config(path, header):
         raise ModelFileError(path, f"cannot build {model}: {type(error).__name__}: {_cut(str(error), 200)}") from None
     stored = {entry["name"]: tuple(entry["shape"]) for entry in entries}
     missing = [key for key in implied if key not in stored]
+    if len(implied) > len(entries):  # not all generated: which stored keys the config implies is unknown
+        raise ModelFileError(path, f"the arrays do not fit {model}: it implies more than the file's "
+                                   f"{len(entries)} arrays; missing keys {_some(missing)} and more")
     unexpected = [key for key in stored if key not in implied]
     if missing or unexpected:
-        more = len(implied) > len(entries)  # the config implies more arrays than were generated
-        parts = [f"missing keys {_some(missing)}{' and more' if more else ''}"] if missing else []
+        parts = [f"missing keys {_some(missing)}"] if missing else []
         parts += [f"unexpected keys {_some(unexpected)}"] if unexpected else []
         raise ModelFileError(path, f"the arrays do not fit {model}: {'; '.join(parts)}")
     for key, shape in implied.items():
@@ -521,7 +542,7 @@ def _parse_arrays(path, header, data):
 
 def _build_model(path, header, arrays):
     name, config = header["class"], header["config"]
-    model_text = f"{name}(**{_short(config)})"
+    model_text = f"{name}(**{_short(config, 200)})"
     float_dtypes = {array.dtype for array in arrays.values() if array.dtype.kind == "f"}
     generator = default_generator()
     rng_state = generator.bit_generator.state  # building draws initial weights; loading must not move the seed

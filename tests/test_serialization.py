@@ -27,11 +27,17 @@ from scratchnet.serialization import MAGIC, PREAMBLE_SIZE, model_classes
 
 MODEL_CLASSES = sorted(model_classes().items())
 
+
+def scaled(factor):
+    """Hypothesis settings of ``factor`` times the profile's max_examples (so HYPOTHESIS_PROFILE=thorough reaches it)."""
+    return settings(max_examples=max(1, round(factor * settings.default.max_examples)))
+
 # Small constructor arguments per model class (for classes whose arguments have no defaults).
 SMALL_CONFIGS = {
     "MLP": {"input_dim": 3, "hidden_dim": 5, "output_dim": 2},
     "CNN": {"in_channels": 2, "num_classes": 3, "channels": [3, 4], "kernel_size": 3, "image_size": 4},
     "SequenceClassifier": {"input_size": 3, "hidden_size": 4, "num_classes": 2, "cell": "gru", "num_layers": 2},
+    "GPT": {"vocab_size": 7, "block_size": 5, "n_layer": 2, "n_head": 2, "n_embd": 4},
 }
 
 # An input batch per model class, built from its config.
@@ -40,6 +46,7 @@ EXAMPLE_INPUTS = {
     "CNN": lambda config, rng, dtype: rng.standard_normal(
         (2, config["in_channels"], config["image_size"], config["image_size"])).astype(dtype),
     "SequenceClassifier": lambda config, rng, dtype: rng.standard_normal((4, 5, config["input_size"])).astype(dtype),
+    "GPT": lambda config, rng, dtype: rng.integers(0, config["vocab_size"], (2, config["block_size"])),  # token ids
 }
 
 
@@ -121,7 +128,7 @@ def test_loaded_model_computes_the_same_outputs(name, cls, dtype, tmp_path):
     assert out.tobytes() == out_loaded.tobytes()
 
 
-@settings(max_examples=15)
+@scaled(0.6)
 @given(sizes=st.tuples(*[st.integers(0, 6)] * 3), float64=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_round_trip_property_over_shapes_and_bits(tmp_path_factory, sizes, float64, seed):
     dtype = np.float64 if float64 else np.float32
@@ -174,7 +181,7 @@ def test_save_rejects_what_it_could_not_load(tmp_path):
     class MyMLP(scratchnet.MLP):
         pass
 
-    with pytest.raises(TypeError, match=r"saves the models of scratchnet.models .*\(CNN, MLP.*got .*MyMLP"):
+    with pytest.raises(TypeError, match=r"saves the models of scratchnet.models .*\(CNN, .*MLP.*\); got .*MyMLP"):
         scratchnet.save(MyMLP(2, 2, 2), tmp_path / "m.scn")
     with pytest.raises(TypeError, match="got scratchnet.nn.linear.Linear"):
         scratchnet.save(scratchnet.nn.Linear(2, 2), tmp_path / "m.scn")
@@ -269,7 +276,7 @@ def test_every_single_bit_flip_is_caught(saved):
                 scratchnet.load(path)
 
 
-@settings(max_examples=50)
+@scaled(2)
 @given(st.binary(max_size=400))
 def test_random_bytes(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", blob)
@@ -277,7 +284,7 @@ def test_random_bytes(tmp_path_factory, blob):
         scratchnet.load(path)
 
 
-@settings(max_examples=50)
+@scaled(2)
 @given(st.binary(max_size=400))
 def test_random_bytes_after_a_valid_magic_and_version(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", MAGIC + struct.pack("<I", 1) + blob)
@@ -285,7 +292,7 @@ def test_random_bytes_after_a_valid_magic_and_version(tmp_path_factory, blob):
         scratchnet.load(path)
 
 
-@settings(max_examples=50)
+@scaled(2)
 @given(data=st.data())
 def test_random_truncation_flip_and_append(tmp_path_factory, saved_bytes, data):
     original = saved_bytes
