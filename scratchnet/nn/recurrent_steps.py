@@ -1,0 +1,174 @@
+r"""One time step of each recurrent cell, and its derivative: the math of ``rnn.py``'s layers and cells.
+
+Every cell splits its pre-activations into what comes from the input and what comes from the state:
+
+    xw_t = x_t W_ih^T + b_ih      (N, G)   computed by the layer for all steps in one product
+    hw   = h_prev W_hh^T + b_hh   (N, G)   computed here, one product per step
+
+N batch, H hidden_size, K gates (1 RNN, 4 LSTM, 3 GRU), G = K * H. Gate k is column block
+k*H .. (k+1)*H of xw_t and hw (row block k of torch's W_ih, W_hh, b_ih, b_hh); ``gate_blocks(a, K)``
+(``gate_blocks``) names the blocks. W_hh is (G, H), b_hh (G,), h_prev and c_prev (N, H).
+
+    *_step(xw_t, *state_prev, W_hh, b_hh) -> (*state, cache)
+    *_step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
+
+d_state = dL/dh (and dL/dc) of the step's output from everything after it: the output sequence at
+this step and the next step. dxw_t = dL/dxw_t and dhw_t = dL/dhw, both (N, G); the layer turns them
+into dW_ih = sum_t dxw_t^T x_t, db_ih = sum_t 1^T dxw_t, dW_hh = sum_t dhw_t^T h_prev_t,
+db_hh = sum_t 1^T dhw_t and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and dL/dc_prev), which the
+step before receives as its d_state.
+
+Derivatives used throughout: sigmoid'(a) = s (1 - s) with s = sigmoid(a); tanh'(a) = 1 - tanh(a)^2;
+relu'(a) = [a > 0] (0 at 0, as torch).
+"""
+
+import numpy as np
+
+
+def gate_blocks(a, K):
+    """(N, K*H) -> K views (N, H), the column blocks of the K gates (np.split, without its overhead)."""
+    return a.reshape(a.shape[0], K, -1).swapaxes(0, 1)
+
+
+def sigmoid(a):
+    """sigmoid(a) = 1 / (1 + exp(-a)) = (1 + tanh(a / 2)) / 2: the tanh form never overflows."""
+    return 0.5 + 0.5 * np.tanh(0.5 * a)
+
+
+# -- Elman RNN -----------------------------------------------------------------------------------------
+
+
+def rnn_tanh_step(xw_t, h_prev, W_hh):
+    r"""h = tanh(xw_t + h_prev W_hh^T), all (N, H), with both biases in xw_t; returns (h, cache)."""
+    h = np.tanh(xw_t + h_prev @ W_hh.T)
+    return h, (h, W_hh)
+
+
+def rnn_tanh_step_backward(dh, cache):
+    r"""da = dh * (1 - h^2)  (a the pre-activation),  dh_prev = da W_hh; returns (da, da, dh_prev)."""
+    h, W_hh = cache
+    da = dh * (1 - h ** 2)
+    dh_prev = da @ W_hh
+    return da, da, dh_prev
+
+
+def rnn_relu_step(xw_t, h_prev, W_hh):
+    r"""h = relu(xw_t + h_prev W_hh^T), all (N, H), with both biases in xw_t; returns (h, cache)."""
+    h = np.maximum(xw_t + h_prev @ W_hh.T, 0)
+    return h, (h, W_hh)
+
+
+def rnn_relu_step_backward(dh, cache):
+    r"""da = dh * [h > 0]  (a the pre-activation; h > 0 exactly where a > 0),  dh_prev = da W_hh."""
+    h, W_hh = cache
+    da = dh * (h > 0)
+    dh_prev = da @ W_hh
+    return da, da, dh_prev
+
+
+# -- LSTM ----------------------------------------------------------------------------------------------
+
+
+def lstm_step(xw_t, h_prev, c_prev, W_hh):
+    r"""One LSTM step, gates i|f|g|o (torch's order):
+
+        a = xw_t + h_prev W_hh^T               (N, 4H), both biases in xw_t; split into a_i, a_f, a_g, a_o (N, H) each
+        i = sigmoid(a_i)      input gate
+        f = sigmoid(a_f)      forget gate
+        g = tanh(a_g)         candidate cell
+        o = sigmoid(a_o)      output gate
+        c = f * c_prev + i * g
+        h = o * tanh(c)
+
+    Returns (h, c, cache), h and c (N, H).
+    """
+    a = xw_t + h_prev @ W_hh.T
+    a_i, a_f, a_g, a_o = gate_blocks(a, 4)
+    i = sigmoid(a_i)
+    f = sigmoid(a_f)
+    g = np.tanh(a_g)
+    o = sigmoid(a_o)
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return h, c, (c_prev, i, f, g, o, tanh_c, W_hh)
+
+
+def lstm_step_backward(dh, dc, cache):
+    r"""The LSTM step's derivative. dh = dL/dh, dc = dL/dc from the steps after (N, H).
+
+    c reaches the loss through the next step and through h = o tanh(c), so its whole gradient is
+
+        dc_total = dc + dh * o * (1 - tanh(c)^2)
+
+    and the chain rule through each equation of the forward gives, with da_* = dL/da_*:
+
+        da_i = dc_total * g * i (1 - i)              from c = ... + i * g,  i = sigmoid(a_i)
+        da_f = dc_total * c_prev * f (1 - f)         from c = f * c_prev + ...
+        da_g = dc_total * i * (1 - g^2)              from c = ... + i * g,  g = tanh(a_g)
+        da_o = dh * tanh(c) * o (1 - o)              from h = o * tanh(c)
+        da   = [da_i, da_f, da_g, da_o]              (N, 4H); a = xw_t + hw, so dxw_t = dhw_t = da
+        dc_prev = dc_total * f
+        dh_prev = da W_hh
+
+    Returns (da, da, dh_prev, dc_prev).
+    """
+    c_prev, i, f, g, o, tanh_c, W_hh = cache
+    dc_total = dc + dh * o * (1 - tanh_c ** 2)
+    da_i = dc_total * g * i * (1 - i)
+    da_f = dc_total * c_prev * f * (1 - f)
+    da_g = dc_total * i * (1 - g ** 2)
+    da_o = dh * tanh_c * o * (1 - o)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)
+    dc_prev = dc_total * f
+    dh_prev = da @ W_hh
+    return da, da, dh_prev, dc_prev
+
+
+# -- GRU -----------------------------------------------------------------------------------------------
+
+
+def gru_step(xw_t, h_prev, W_hh, b_hh):
+    r"""One GRU step, gates r|z|n, with b_hn inside the reset product as torch (and cuDNN) define it:
+
+        hw = h_prev W_hh^T + b_hh               (N, 3H)
+        [xw_r, xw_z, xw_n] = xw_t,  [hw_r, hw_z, hw_n] = hw     (N, H) each
+        r = sigmoid(xw_r + hw_r)               reset gate
+        z = sigmoid(xw_z + hw_z)               update gate
+        n = tanh(xw_n + r * hw_n)              candidate; a_n = xw_n + r * hw_n is its pre-activation
+        h = (1 - z) * n + z * h_prev
+
+    Returns (h, cache), h (N, H).
+    """
+    hw = h_prev @ W_hh.T + b_hh
+    xw_r, xw_z, xw_n = gate_blocks(xw_t, 3)
+    hw_r, hw_z, hw_n = gate_blocks(hw, 3)
+    r = sigmoid(xw_r + hw_r)
+    z = sigmoid(xw_z + hw_z)
+    n = np.tanh(xw_n + r * hw_n)
+    h = (1 - z) * n + z * h_prev
+    return h, (h_prev, r, z, n, hw_n, W_hh)
+
+
+def gru_step_backward(dh, cache):
+    r"""The GRU step's derivative. dh = dL/dh from the steps after (N, H).
+
+    With da_* = dL/da_* for the pre-activations a_r = xw_r + hw_r, a_z = xw_z + hw_z, a_n:
+
+        da_n = dh * (1 - z) * (1 - n^2)              from h = (1 - z) * n + ...,  n = tanh(a_n)
+        da_z = dh * (h_prev - n) * z (1 - z)         from h = n + z * (h_prev - n)
+        da_r = da_n * hw_n * r (1 - r)               from a_n = xw_n + r * hw_n
+        dxw_t = [da_r, da_z, da_n]                   (N, 3H)
+        dhw_t = [da_r, da_z, da_n * r]               hw_n enters a_n multiplied by r
+        dh_prev = dh * z + dhw_t W_hh                directly through z * h_prev, and through hw
+
+    Returns (dxw_t, dhw_t, dh_prev).
+    """
+    h_prev, r, z, n, hw_n, W_hh = cache
+    da_n = dh * (1 - z) * (1 - n ** 2)
+    da_z = dh * (h_prev - n) * z * (1 - z)
+    da_r = da_n * hw_n * r * (1 - r)
+    dxw_t = np.concatenate([da_r, da_z, da_n], axis=1)
+    dhw_t = np.concatenate([da_r, da_z, da_n * r], axis=1)
+    dh_prev = dh * z + dhw_t @ W_hh
+    return dxw_t, dhw_t, dh_prev
