@@ -23,8 +23,8 @@
      costs 4 bytes here. Every value must be a dense, strided float32, float64 or int64
      tensor (not nested, not on the meta device, without torch's lazy negation bit), and its
      key, shape and dtype must fit ``model``.
-  3. The copy. Only then is each tensor copied into a NumPy array, so the copies take the
-     model's own size, and loaded into ``model``.
+  3. The copy. Only then does ``model.load_state_dict`` copy each tensor (through a NumPy
+     view of it) into the model's own arrays; nothing else is allocated.
 
   A file that fails steps 1-2 raises ``scratchnet.ModelFileError`` naming the file; a
   state_dict that does not fit the model raises ValueError (a missing or unexpected key, or a
@@ -69,35 +69,35 @@ def export_torch_state_dict(model, path):
 
 def import_torch_state_dict(model, path):
     """Load the torch state_dict file at ``path`` into the scratchnet ``model``; returns ``model``."""
-    current = model.state_dict()
-    max_pickle_bytes = _PICKLE_BYTES_BASE + _PICKLE_BYTES_PER_KEY * len(current)
+    expected = {key: (array.shape, array.dtype) for key, array in model.state_dict().items()}
+    max_pickle_bytes = _PICKLE_BYTES_BASE + _PICKLE_BYTES_PER_KEY * len(expected)
     tensors = _read_torch_state_dict(path, max_pickle_bytes)
-    _check_fits(path, tensors, current, type(model).__name__)
-    model.load_state_dict({key: tensor.detach().numpy().copy() for key, tensor in tensors.items()})
+    _check_fits(path, tensors, expected, type(model).__name__)
+    model.load_state_dict({key: tensor.detach().numpy() for key, tensor in tensors.items()})  # copies the views
     return model
 
 
-def _check_fits(path, tensors, current, name):
-    """Every key, shape and dtype of the file's ``tensors`` against the model's ``current`` state_dict."""
-    missing = [key for key in current if key not in tensors]
-    unexpected = [key for key in tensors if key not in current]
+def _check_fits(path, tensors, expected, name):
+    """Every key, shape and dtype of the file's ``tensors`` against the model's: key -> (shape, dtype)."""
+    missing = [key for key in expected if key not in tensors]
+    unexpected = [key for key in tensors if key not in expected]
     if missing or unexpected:
         raise ValueError(f"{path}: the state_dict's keys do not fit {name}: missing {_names(missing)}, "
-                         f"unexpected {_names(unexpected)}; expected {_names(list(current))}")
+                         f"unexpected {_names(unexpected)}; expected {_names(list(expected))}")
     for key, tensor in tensors.items():
-        if tuple(tensor.shape) != current[key].shape:
-            raise ValueError(f"{path}: {key!r} has shape {tuple(tensor.shape)} in the file "
-                             f"but {current[key].shape} in the {name}")
+        shape = expected[key][0]
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{path}: {key!r} has shape {tuple(tensor.shape)} in the file but {shape} in the {name}")
     for key, tensor in tensors.items():
         dtype = _NUMPY_DTYPES[tensor.dtype]
-        if dtype != current[key].dtype:
+        if dtype != expected[key][1]:
             cast = ".double()" if dtype == np.float64 else ".float()"
-            raise TypeError(f"{path}: {key!r} is {dtype} in the file but {current[key].dtype} in the {name}; "
+            raise TypeError(f"{path}: {key!r} is {dtype} in the file but {expected[key][1]} in the {name}; "
                             f"cast the model with {cast} before importing")
 
 
 def _read_torch_state_dict(path, max_pickle_bytes):
-    """name -> tensor (views of the file's storages, nothing copied) from a checked torch state_dict file."""
+    """name -> tensor (views of the file's storages; nothing copied) from a checked torch state_dict file."""
     with open_regular_file(path) as file:
         _check_archive(path, file, max_pickle_bytes)
         file.seek(0)
