@@ -14,7 +14,7 @@ import csv
 import math
 import os
 import stat
-from collections import namedtuple
+from collections import Counter, namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,7 +278,7 @@ def _header(path, names, target):
     names = [name.strip() for name in names]
     if not any(names):
         raise ValueError(f"{path} is empty: expected a header row naming the columns, then one row per sample")
-    repeated = [name for i, name in enumerate(names) if name in names[:i]]
+    repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
         columns = ", ".join(str(i + 1) for i, name in enumerate(names) if name == repeated[0])
         raise ValueError(f"{path}: the header names column {repeated[0]!r} more than once (columns {columns}); "
