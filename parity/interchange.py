@@ -140,7 +140,8 @@ def _check_archive(path, file, max_pickle_bytes):
     if not start.startswith(b"PK\x03\x04"):
         raise ModelFileError(path, _not_a_zip_reason(start))
     try:
-        records = zipfile.ZipFile(file).infolist()
+        with zipfile.ZipFile(file) as archive:  # reads the zip's directory only; the file stays open
+            records = archive.infolist()
     except Exception as error:  # BadZipFile, and whatever else a mangled directory makes zipfile raise
         raise ModelFileError(path, f"it is not a readable zip archive ({type(error).__name__}: {error})") from None
     names = [record.filename for record in records]
