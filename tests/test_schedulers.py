@@ -89,3 +89,204 @@ def test_needs_an_optimizer():
     opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
     with pytest.raises(KeyError, match="initial_lr"):
         lr_scheduler.StepLR(opt, step_size=1, last_epoch=3)
+
+
+# -- warmup: LinearLR, LambdaLR, SequentialLR ---------------------------------------------------
+
+
+@given(lrs, st.floats(0.01, 1.0), st.floats(0.0, 1.0), st.integers(1, 12), st.integers(0, 40))
+@settings(max_examples=30)
+def test_linear_lr_matches_torch(base_lrs, start_factor, end_factor, total_iters, steps):
+    mine, theirs = _sequences("LinearLR", base_lrs, steps, start_factor=start_factor, end_factor=end_factor,
+                              total_iters=total_iters)
+    assert mine == theirs
+
+
+def test_linear_lr_follows_the_closed_form_and_defaults():
+    mine, _ = _sequences("LinearLR", [0.05], 45, start_factor=0.05, total_iters=40)
+    closed = [0.05 * (0.05 + 0.95 * min(t, 40) / 40) for t in range(46)]
+    np.testing.assert_allclose([lrs[0] for lrs in mine], closed, rtol=1e-12)
+    opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    scheduler = lr_scheduler.LinearLR(opt)
+    assert (scheduler.start_factor, scheduler.end_factor, scheduler.total_iters) == (1.0 / 3, 1.0, 5)
+
+
+LAMBDAS = {
+    "exponential": lambda t: 0.95 ** t,
+    "warmup": lambda t: min(1.0, (t + 1) / 5),
+    "inverse_sqrt": lambda t: 1 / math.sqrt(max(t, 1)),
+    "step": lambda t: 0.5 ** (t // 3),
+}
+
+
+@given(lrs, st.sampled_from(sorted(LAMBDAS)), st.booleans(), st.integers(0, 40))
+@settings(max_examples=30)
+def test_lambda_lr_matches_torch(base_lrs, name, per_group, steps):
+    lr_lambda = [LAMBDAS[key] for key in sorted(LAMBDAS)][:len(base_lrs)] if per_group else LAMBDAS[name]
+    mine, theirs = _sequences("LambdaLR", base_lrs, steps, lr_lambda=lr_lambda)
+    assert mine == theirs
+
+
+def test_lambda_lr_needs_one_function_per_group_and_saves_only_callable_objects():
+    opt = scratchnet.optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in (1.0, 2.0)])
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 1"):
+        lr_scheduler.LambdaLR(opt, lr_lambda=[LAMBDAS["warmup"]])
+
+    class Halving:
+        def __init__(self):
+            self.factor = 0.5
+
+        def __call__(self, t):
+            return self.factor ** t
+
+    halving = Halving()
+    scheduler = lr_scheduler.LambdaLR(opt, lr_lambda=(LAMBDAS["warmup"], halving))
+    state = scheduler.state_dict()
+    assert state["lr_lambdas"] == [None, {"factor": 0.5}] and "optimizer" not in state
+    halving.factor = 0.9
+    scheduler.step()
+    scheduler.load_state_dict(state)
+    assert halving.factor == 0.5 and scheduler.last_epoch == 0
+
+
+# Building blocks for SequentialLR: (name, kwargs), the same on both sides.
+PHASES = st.sampled_from([
+    ("LinearLR", {"start_factor": 0.1, "total_iters": 4}),
+    ("LinearLR", {"start_factor": 0.5, "end_factor": 0.2, "total_iters": 3}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("StepLR", {"step_size": 2, "gamma": 0.5}),
+    ("CosineAnnealingLR", {"T_max": 6, "eta_min": 1e-5}),
+    ("LambdaLR", {"lr_lambda": LAMBDAS["inverse_sqrt"]}),
+    ("LambdaLR", {"lr_lambda": LAMBDAS["warmup"]}),
+])
+
+
+def _sequential_sequences(base_lrs, phases, milestones, steps):
+    """get_last_lr() and the groups' lr of both SequentialLRs after construction and each step."""
+    def build(module, optimizer):
+        schedulers = [getattr(module, name)(optimizer, **kwargs) for name, kwargs in phases]
+        return module.SequentialLR(optimizer, schedulers, milestones=milestones)
+
+    scratch_opt = scratchnet.optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in base_lrs])
+    torch_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in base_lrs])
+    mine, theirs = build(lr_scheduler, scratch_opt), build(torch.optim.lr_scheduler, torch_opt)
+    sequences = ([], [])
+    for step in range(steps + 1):
+        if step:
+            torch_opt.step()
+            mine.step()
+            theirs.step()
+        sequences[0].append((mine.get_last_lr(), [group["lr"] for group in scratch_opt.param_groups]))
+        sequences[1].append((theirs.get_last_lr(), [group["lr"] for group in torch_opt.param_groups]))
+        assert mine.last_epoch == theirs.last_epoch
+    return sequences
+
+
+@given(lrs, st.lists(PHASES, min_size=1, max_size=3), st.lists(st.integers(0, 8), min_size=2, max_size=2),
+       st.integers(0, 30))
+@settings(max_examples=40)
+def test_sequential_lr_matches_torch(base_lrs, phases, gaps, steps):
+    # non-decreasing, one fewer than the phases; a milestone at 0, or two equal, skip a phase as in torch
+    milestones = list(np.cumsum(gaps[:len(phases) - 1]).tolist())
+    mine, theirs = _sequential_sequences(base_lrs, phases, milestones, steps)
+    assert mine == theirs
+
+
+def test_warmup_then_cosine():
+    """The recipe: 5 epochs of linear warmup from 1% of the lr, then a cosine decay over 10."""
+    opt = scratchnet.optim.AdamW([Parameter(np.zeros(1))], lr=1e-3)
+    warmup = lr_scheduler.LinearLR(opt, start_factor=0.01, total_iters=5)
+    decay = lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    scheduler = lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[5])
+    seen = [scheduler.get_last_lr()[0]]
+    for _ in range(15):
+        scheduler.step()
+        seen.append(opt.param_groups[0]["lr"])
+    warm = [1e-3 * (0.01 + 0.99 * t / 5) for t in range(5)]
+    cosine = [1e-3 * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(11)]
+    np.testing.assert_allclose(seen, warm + cosine, rtol=1e-12, atol=1e-18)
+
+
+def test_sequential_lr_state_dict_round_trip():
+    def build():
+        opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+        phases = [lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3), lr_scheduler.ExponentialLR(opt, 0.5)]
+        return opt, lr_scheduler.SequentialLR(opt, phases, milestones=[3])
+
+    opt, scheduler = build()
+    for _ in range(4):
+        scheduler.step()
+    state = scheduler.state_dict()
+    assert "optimizer" not in state and len(state["_schedulers"]) == 2
+    resumed_opt, resumed = build()
+    resumed.load_state_dict(state)
+    resumed_opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"]  # the optimizer's state is restored apart
+    for _ in range(3):
+        scheduler.step()
+        resumed.step()
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+
+
+def test_sequential_lr_checks_its_arguments():
+    opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    other = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    first, second = lr_scheduler.ExponentialLR(opt, 0.9), lr_scheduler.ExponentialLR(other, 0.9)
+    with pytest.raises(ValueError, match="expects at least one scheduler"):
+        lr_scheduler.SequentialLR(opt, [], milestones=[])
+    with pytest.raises(ValueError, match="belong to the same optimizer.*ExponentialLR at index 1"):
+        lr_scheduler.SequentialLR(opt, [first, second], milestones=[2])
+    with pytest.raises(ValueError, match="number of schedulers 1 and the number of milestones to be equal to 1"):
+        lr_scheduler.SequentialLR(opt, [first], milestones=[2])
+    with pytest.raises(TypeError, match="at index 0 should have `optimizer`"):
+        lr_scheduler.SequentialLR(opt, [object()], milestones=[])
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"start_factor": 0.0}, "Starting multiplicative factor expected to be greater than 0"),
+    ({"start_factor": 1.5}, "Starting multiplicative factor"),
+    ({"end_factor": -0.1}, "Ending multiplicative factor expected to be between 0 and 1"),
+])
+def test_linear_lr_checks_its_factors(kwargs, match):
+    opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match=match):
+        lr_scheduler.LinearLR(opt, **kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("StepLR", {"step_size": 3, "gamma": 0.7}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 1e-3}),
+    ("LinearLR", {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 6}),
+    ("LambdaLR", {"lr_lambda": LAMBDAS["inverse_sqrt"]}),
+])
+def test_jumping_to_an_epoch_uses_torchs_closed_form(name, kwargs):
+    """SequentialLR restarts a scheduler with _update_lr(0): the closed form (get_lr for LambdaLR), as torch."""
+    scratch_opt = scratchnet.optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in (0.3, 0.07)])
+    torch_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in (0.3, 0.07)])
+    mine = getattr(lr_scheduler, name)(scratch_opt, **kwargs)
+    theirs = getattr(torch.optim.lr_scheduler, name)(torch_opt, **kwargs)
+    for epoch in (5, 0, 11, 2, 20):
+        mine._update_lr(epoch)
+        theirs._update_lr(epoch)
+        assert mine.get_last_lr() == theirs.get_last_lr() and mine.last_epoch == theirs.last_epoch == epoch
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("LinearLR", {"start_factor": 0.25, "total_iters": 8}),
+    ("LambdaLR", {"lr_lambda": LAMBDAS["warmup"]}),
+])
+@pytest.mark.parametrize("last_epoch", [0, 3, 10])
+def test_warmup_schedulers_resume_as_torch(name, kwargs, last_epoch):
+    """Resuming (last_epoch >= 0, initial_lr already in the groups) takes the same next steps."""
+    def optimizer(module, make_param):
+        return module.SGD([{"params": [make_param()], "lr": 0.02, "initial_lr": 0.1}])
+
+    scratch_opt = optimizer(scratchnet.optim, lambda: Parameter(np.zeros(1)))
+    torch_opt = optimizer(torch.optim, lambda: torch.zeros(1, requires_grad=True))
+    mine = getattr(lr_scheduler, name)(scratch_opt, last_epoch=last_epoch, **kwargs)
+    theirs = getattr(torch.optim.lr_scheduler, name)(torch_opt, last_epoch=last_epoch, **kwargs)
+    for _ in range(12):
+        assert mine.get_last_lr() == theirs.get_last_lr()
+        torch_opt.step()
+        mine.step()
+        theirs.step()
