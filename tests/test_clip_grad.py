@@ -124,7 +124,8 @@ def test_parameters_from_a_model_a_generator_and_none():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         utils.clip_grad_norm_([], 1.0)  # an empty list is not a generator: no warning, as torch
-    with pytest.raises(TypeError, match=r"expected Parameters \(e.g. model.parameters\(\)\), got ndarray at position 0"):
+    with pytest.raises(TypeError,
+                       match=r"expected Parameters \(e.g. model.parameters\(\)\), got ndarray at position 0"):
         utils.clip_grad_norm_([np.zeros(3)], 1.0)
 
 

@@ -144,7 +144,8 @@ def test_state_dict_keys_defaults_and_repr_match_torch():
 
 def test_bad_input_names_the_shapes():
     layer = LayerNorm((3, 4), dtype=np.float64)
-    with pytest.raises(ValueError, match=r"LayerNorm\(\(3, 4\)\) expected an input of shape \(\*, 3, 4\), got \(2, 4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"LayerNorm\(\(3, 4\)\) expected an input of shape \(\*, 3, 4\), got \(2, 4, 3\)"):
         layer(np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match=r"expected an input of shape \(\*, 3, 4\), got \(4,\)"):
         layer(np.zeros(4))
@@ -152,7 +153,8 @@ def test_bad_input_names_the_shapes():
         layer(np.zeros((3, 4), dtype=np.float32))
     with pytest.raises(TypeError, match=r"LayerNorm input must have dtype float32 or float64, got int64"):
         layer(np.zeros((3, 4), dtype=np.int64))
-    assert LayerNorm(4, elementwise_affine=False)(np.zeros((2, 4))).shape == (2, 4)  # any float dtype without parameters
+    without_parameters = LayerNorm(4, elementwise_affine=False)
+    assert without_parameters(np.zeros((2, 4))).shape == (2, 4)  # any float dtype: no parameters to match
 
 
 @pytest.mark.parametrize("value", [0, -2, 2.5, True, (), (3, 0), "4"])

@@ -148,7 +148,7 @@ class LayerNorm(Module):
     def _check(self, x):
         check_float(x, "LayerNorm input", self.weight.dtype if self.weight is not None else None)
         k = len(self.normalized_shape)
-        if x.shape[x.ndim - k:] != self.normalized_shape or x.ndim < k:
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             expected = "(*, " + ", ".join(str(s) for s in self.normalized_shape) + ")"
             raise ValueError(f"LayerNorm({self.normalized_shape}) expected an input of shape {expected}, "
                              f"got {shape_str(x.shape)}")
@@ -195,7 +195,7 @@ def _as_shape(normalized_shape):
         shape = tuple(shape)
     except TypeError:
         shape = None
-    if (not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape)):
+    if not shape or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
         raise ValueError(f"LayerNorm expected normalized_shape to be a positive integer or a non-empty tuple "
                          f"of them (the trailing dimensions to normalise), got {normalized_shape!r}")
     return tuple(int(s) for s in shape)

@@ -47,9 +47,9 @@ class Embedding(Module):
             raise TypeError(f"Embedding expected integer indices (an int64 or int32 array of any shape), "
                             f"got dtype {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            bad = idx.min() if idx.min() < 0 else idx.max()
+            bad = int(idx.min() if idx.min() < 0 else idx.max())
             raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}) expected indices in "
-                             f"[0, {self.num_embeddings}), got {int(bad)} in an input of shape {shape_str(idx.shape)}")
+                             f"[0, {self.num_embeddings}), got {bad} in an input of shape {shape_str(idx.shape)}")
 
     def forward(self, idx):
         self._check(idx)

@@ -2,7 +2,7 @@ r"""Gradient clipping, as ``torch.nn.utils.clip_grad``: rescale or clamp every `
 
 Call between ``backward`` and ``optimizer.step()``::
 
-    model.backward(loss_fn.backward())
+    model.backward(criterion.backward())
     total_norm = clip_grad_norm_(model.parameters(), max_norm=1.0)
     optimizer.step()
 
