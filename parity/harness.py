@@ -40,7 +40,7 @@ def check_module(scratch_module, torch_module, *inputs, requires_grad=None, grad
     Returns a ``ParityReport``.
     """
     requires_grad = _check_inputs(inputs, requires_grad)
-    dtype = _float_dtype(inputs)
+    dtype = _float_dtype(inputs, torch_module)
     tolerance = tolerance or tolerances.for_dtype(tolerances.MODULE, dtype)
     if sync_weights:
         torch_to_scratch(torch_module, scratch_module)
@@ -101,11 +101,16 @@ def _check_inputs(inputs, requires_grad):
     return requires_grad
 
 
-def _float_dtype(arrays):
+def _float_dtype(arrays, torch_module):
+    """The dtype the comparison runs in: the first float input's, else the torch module's parameters'
+    (a layer that takes only integer indices, such as Embedding)."""
     for array in arrays:
         if array.dtype.kind == "f":
             return array.dtype
-    raise ValueError("check_module needs at least one float32/float64 input array")
+    for param in torch_module.parameters():
+        if param.is_floating_point():
+            return to_numpy(param).dtype
+    raise ValueError("check_module needs a float32/float64 input array or a torch module with float parameters")
 
 
 def _grad_outputs(grad_output, torch_leaves, dtype, seed):

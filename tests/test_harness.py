@@ -212,3 +212,20 @@ def test_side_by_side_training_refuses_models_with_different_parameters():
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="missing keys"):
         train_side_by_side(mine, theirs, (X, X, y, y), epochs=1)
+
+
+def test_a_layer_with_only_integer_inputs_is_compared_in_its_parameters_dtype():
+    class NoPaddingRule(nn.Embedding):
+        def backward(self, grad_output):
+            result = super().backward(grad_output)
+            self.weight.grad[self.padding_idx] += 1.0  # the padding row must get no gradient
+            return result
+
+    indices = np.array([[1, 2, 3], [3, 3, 9]])
+    for dtype in (torch.float64, torch.float32):
+        torch.manual_seed(0)
+        twin = torch.nn.Embedding(10, 4, padding_idx=2, dtype=dtype)
+        numpy_dtype = np.float64 if dtype == torch.float64 else np.float32
+        check_module(nn.Embedding(10, 4, padding_idx=2, dtype=numpy_dtype), twin, indices).assert_passed()
+        report = check_module(NoPaddingRule(10, 4, padding_idx=2, dtype=numpy_dtype), twin, indices)
+        assert [d.name for d in report.failures] == ["grad weight"]
