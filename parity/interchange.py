@@ -31,9 +31,7 @@
   key with both shapes) or TypeError (a dtype, with the cast to make), naming the file. In
   every case the model is unchanged.
 
-Why safetensors is not supported: it would add a dependency; its main benefit, loading without
-running code, is what ``weights_only=True`` already gives; and unlike scratchnet's own format
-it does not checksum the data.
+Why safetensors is not supported: see "Design notes" in the README.
 """
 
 import re
