@@ -5,7 +5,10 @@ import numbers
 import numpy as np
 
 from scratchnet import nn
-from scratchnet.nn import GRU, LSTM, RNN, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
+from scratchnet._checks import check_array, shape_str
+from scratchnet.nn import (GELU, GRU, LSTM, RNN, Conv2d, Dropout, Embedding, Flatten, LayerNorm, Linear, MaxPool2d,
+                           Module, MultiheadAttention, ReLU, Sequential)
+from scratchnet.nn.transformer import generate_square_subsequent_mask
 
 # Activations an MLP can use between its layers, by their torch names (those scratchnet has).
 ACTIVATIONS = tuple(name for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh",
@@ -140,3 +143,116 @@ class CNN(Module):
 
     def backward(self, grad_logits):
         return self.net.backward(grad_logits)
+
+
+class GPTBlock(Module):
+    r"""One GPT block: causal self-attention, then an MLP, each a pre-norm residual branch (GPT-2's layout).
+
+    Shapes: x, h, y (B, T, C), C = n_embd; the MLP's hidden width is 4C.
+
+        a = attn(ln_1(x), M)                 causal self-attention, M = 0 where key j <= query t, -inf after
+        h = x + drop(a)
+        m = drop(W_2 gelu(W_1 ln_2(h)))      ``mlp``: Linear(C, 4C), GELU, Linear(4C, C), Dropout
+        y = h + m
+
+    Backward: a residual sum r = z + B(z) passes its gradient down both paths (dr/dz = I + dB/dz),
+    and attention read ln_1(x) as its query, key and value, so their three gradients add up:
+
+        dh = dy + ln_2.backward(mlp.backward(dy))
+        dx = dh + ln_1.backward(d_query + d_key + d_value),   (d_query, d_key, d_value) = attn.backward(drop.backward(dh))
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, dtype=None):
+        super().__init__()
+        self.ln_1 = LayerNorm(n_embd, dtype=dtype)
+        self.attn = MultiheadAttention(n_embd, n_head, dropout=dropout, batch_first=True, dtype=dtype)
+        self.resid_dropout = Dropout(dropout)
+        self.ln_2 = LayerNorm(n_embd, dtype=dtype)
+        self.mlp = Sequential(Linear(n_embd, 4 * n_embd, dtype=dtype), GELU("tanh"), Linear(4 * n_embd, n_embd, dtype=dtype),
+                              Dropout(dropout))
+
+    def forward(self, x):
+        M = generate_square_subsequent_mask(x.shape[1], dtype=x.dtype)                     # (T, T)
+        z = self.ln_1(x)
+        a = self.attn(z, z, z, attn_mask=M, is_causal=True, need_weights=False)[0]         # a = attn(ln_1(x), M)
+        h = x + self.resid_dropout(a)                                                      # h = x + drop(a)
+        return h + self.mlp(self.ln_2(h))                                                  # y = h + m
+
+    def backward(self, grad_output):
+        dy = grad_output
+        dh = dy + self.ln_2.backward(self.mlp.backward(dy))
+        d_query, d_key, d_value = self.attn.backward(self.resid_dropout.backward(dh))
+        return dh + self.ln_1.backward(d_query + d_key + d_value)
+
+
+class GPT(Module):
+    r"""A decoder-only Transformer language model (GPT-2's layout, as minGPT writes it; no weight tying).
+
+    Shapes: idx (B, T) integer token ids in [0, vocab_size), T <= block_size; C = n_embd,
+    V = vocab_size; logits (B, T, V): row t scores the token that follows idx[:, :t+1].
+
+        x_0 = drop(wte[idx] + wpe[0..T-1])          token vectors plus learned position vectors  (B, T, C)
+        x_l = h[l-1](x_{l-1}),  l = 1..n_layer      ``GPTBlock``s: causal, so x[:, t] sees idx[:, :t+1] only
+        logits = ln_f(x_n) W_headᵀ                  ``lm_head``: Linear(C, V, bias=False)        (B, T, V)
+
+    Training predicts every next token: CrossEntropyLoss on logits.reshape(B*T, V) against the
+    targets reshaped to (B*T,), with -100 (ignore_index) where a position is not scored.
+
+    Backward, from g = dL/dlogits (B, T, V): through lm_head, ln_f and the blocks down to dx_0;
+    then the two lookups scatter it into their tables. Every row b reads the same position
+    vectors, so wpe's gradient sums over the batch:
+
+        dW_te[v] = sum of dx_0[b, t] over (b, t) with idx[b, t] = v        (``Embedding.backward``)
+        dW_pe[t] = sum_b dx_0[b, t]
+
+    The token ids are integers: ``backward`` returns no input gradient (an empty tuple).
+    ``generate`` decodes greedily (argmax, no sampling).
+    """
+
+    def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, dropout=0.0, dtype=None):
+        super().__init__()
+        self._config = dict(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
+                            n_embd=n_embd, dropout=dropout)
+        self.block_size = block_size
+        self.wte = Embedding(vocab_size, n_embd, dtype=dtype)
+        self.wpe = Embedding(block_size, n_embd, dtype=dtype)
+        self.drop = Dropout(dropout)
+        self.h = Sequential(*(GPTBlock(n_embd, n_head, dropout, dtype=dtype) for _ in range(n_layer)))
+        self.ln_f = LayerNorm(n_embd, dtype=dtype)
+        self.lm_head = Linear(n_embd, vocab_size, bias=False, dtype=dtype)
+
+    def config(self):
+        """The constructor's arguments (dtype aside: the weights carry it), e.g. for saving."""
+        return dict(self._config)
+
+    def forward(self, idx):
+        self._check(idx)
+        positions = np.arange(idx.shape[1])
+        x = self.drop(self.wte(idx) + self.wpe(positions))      # x_0 = drop(wte[idx] + wpe[0..T-1])
+        x = self.h(x)                                           # x_n
+        return self.lm_head(self.ln_f(x))                       # logits = ln_f(x_n) W_headᵀ
+
+    def backward(self, grad_logits):
+        dx = self.h.backward(self.ln_f.backward(self.lm_head.backward(grad_logits)))
+        dx = self.drop.backward(dx)                             # dx_0   (B, T, C)
+        self.wte.backward(dx)                                   # dW_te[v] = sum of dx_0[b, t] with idx[b, t] = v
+        self.wpe.backward(dx.sum(axis=0))                       # dW_pe[t] = sum_b dx_0[b, t]
+        return ()
+
+    def generate(self, idx, max_new_tokens):
+        """Append ``max_new_tokens`` greedy tokens to idx (B, T0): each is the argmax of the last row's logits.
+
+        The model reads at most the last block_size tokens. Dropout is applied if the model is in
+        training mode, as in torch: call ``eval()`` first for a deterministic decoding.
+        """
+        for _ in range(max_new_tokens):
+            logits = self(idx[:, -self.block_size:])
+            next_token = logits[:, -1].argmax(axis=-1)          # (B,)
+            idx = np.concatenate([idx, next_token[:, None]], axis=1)
+        return idx
+
+    def _check(self, idx):
+        check_array(idx, "GPT input")
+        if idx.dtype.kind not in "iu" or idx.ndim != 2 or not 1 <= idx.shape[1] <= self.block_size:
+            raise ValueError(f"GPT(block_size={self.block_size}) expected integer token ids of shape (B, T) with "
+                             f"1 <= T <= {self.block_size}, got {idx.dtype} of shape {shape_str(idx.shape)}")

@@ -1,5 +1,6 @@
 """The lecture's models in PyTorch, written the way the lecture writes them."""
 
+import torch
 import torch.nn as nn
 
 
@@ -61,3 +62,54 @@ class CNN(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+class GPTBlock(nn.Module):
+    """Pre-norm causal self-attention and MLP, each a residual branch; as scratchnet.models.GPTBlock.
+
+    The causal mask is a float (0 / -inf) attn_mask, which also keeps torch's MultiheadAttention off its
+    fused inference fast path (it refuses float masks), so greedy decoding under no_grad runs the same math.
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, dtype=None):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(n_embd, dtype=dtype)
+        self.attn = nn.MultiheadAttention(n_embd, n_head, dropout=dropout, batch_first=True, dtype=dtype)
+        self.resid_dropout = nn.Dropout(dropout)
+        self.ln_2 = nn.LayerNorm(n_embd, dtype=dtype)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd, dtype=dtype), nn.GELU("tanh"),
+                                 nn.Linear(4 * n_embd, n_embd, dtype=dtype), nn.Dropout(dropout))
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], dtype=x.dtype)
+        z = self.ln_1(x)
+        h = x + self.resid_dropout(self.attn(z, z, z, attn_mask=mask, is_causal=True, need_weights=False)[0])
+        return h + self.mlp(self.ln_2(h))
+
+
+class GPT(nn.Module):
+    """Token and position embeddings, n_layer GPTBlocks, a final LayerNorm and a linear head; as scratchnet.GPT."""
+
+    def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, dropout=0.0, dtype=None):
+        super().__init__()
+        self.block_size = block_size
+        self.wte = nn.Embedding(vocab_size, n_embd, dtype=dtype)
+        self.wpe = nn.Embedding(block_size, n_embd, dtype=dtype)
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.Sequential(*(GPTBlock(n_embd, n_head, dropout, dtype=dtype) for _ in range(n_layer)))
+        self.ln_f = nn.LayerNorm(n_embd, dtype=dtype)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False, dtype=dtype)
+
+    def forward(self, idx):
+        positions = torch.arange(idx.shape[1])
+        x = self.drop(self.wte(idx) + self.wpe(positions))
+        return self.lm_head(self.ln_f(self.h(x)))
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens):
+        """Append max_new_tokens greedy tokens (argmax of the last position's logits) to idx (B, T0)."""
+        for _ in range(max_new_tokens):
+            logits = self(idx[:, -self.block_size:])
+            next_token = logits[:, -1].argmax(dim=-1)
+            idx = torch.cat([idx, next_token[:, None]], dim=1)
+        return idx
