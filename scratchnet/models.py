@@ -150,16 +150,21 @@ class GPTBlock(Module):
 
     Shapes: x, h, y (B, T, C), C = n_embd; the MLP's hidden width is 4C.
 
-        a = attn(ln_1(x), M)                 causal self-attention, M = 0 where key j <= query t, -inf after
+        a = attn(ln_1(x), M)                 causal self-attention; M (T, T) = 0 where key j <= query t, -inf after
         h = x + drop(a)
         m = drop(W_2 gelu(W_1 ln_2(h)))      ``mlp``: Linear(C, 4C), GELU, Linear(4C, C), Dropout
         y = h + m
+
+    The GELU is GPT-2's tanh approximation (``GELU("tanh")``), as minGPT's; with the exact erf form
+    (a rational approximation in NumPy) a training step of the addition model took ~3x as long. M is a float mask: on the torch side it keeps
+    MultiheadAttention off its fused inference path, so decoding runs the same math as training.
 
     Backward: a residual sum r = z + B(z) passes its gradient down both paths (dr/dz = I + dB/dz),
     and attention read ln_1(x) as its query, key and value, so their three gradients add up:
 
         dh = dy + ln_2.backward(mlp.backward(dy))
-        dx = dh + ln_1.backward(d_query + d_key + d_value),   (d_query, d_key, d_value) = attn.backward(drop.backward(dh))
+        (d_query, d_key, d_value) = attn.backward(drop.backward(dh))
+        dx = dh + ln_1.backward(d_query + d_key + d_value)
     """
 
     def __init__(self, n_embd, n_head, dropout=0.0, dtype=None):
@@ -168,8 +173,8 @@ class GPTBlock(Module):
         self.attn = MultiheadAttention(n_embd, n_head, dropout=dropout, batch_first=True, dtype=dtype)
         self.resid_dropout = Dropout(dropout)
         self.ln_2 = LayerNorm(n_embd, dtype=dtype)
-        self.mlp = Sequential(Linear(n_embd, 4 * n_embd, dtype=dtype), GELU("tanh"), Linear(4 * n_embd, n_embd, dtype=dtype),
-                              Dropout(dropout))
+        self.mlp = Sequential(Linear(n_embd, 4 * n_embd, dtype=dtype), GELU("tanh"),
+                              Linear(4 * n_embd, n_embd, dtype=dtype), Dropout(dropout))
 
     def forward(self, x):
         M = generate_square_subsequent_mask(x.shape[1], dtype=x.dtype)                     # (T, T)
