@@ -8,6 +8,7 @@ import bench_bare
 import bench_cnn
 import bench_mlp
 import bench_rnn
+import bench_transformer
 
 
 def main():
@@ -19,6 +20,8 @@ def main():
     bench_cnn.main(["--dtype", args.dtype])
     print()
     bench_rnn.main(["--dtype", args.dtype])
+    print()
+    bench_transformer.main(["--dtype", args.dtype])
     print()
     bench_bare.main()  # reference points: the same work hand-written in bare NumPy
 
