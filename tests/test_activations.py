@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hypothesis_profiles import examples
 import scratchnet.nn as snn
 from parity import check_module
 from scratchnet.gradcheck import gradcheck
@@ -88,7 +89,7 @@ def test_erf_matches_math_erf_on_a_dense_grid():
 
 
 @given(hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-50, 50)))
-@settings(max_examples=50)
+@examples(50)
 def test_erf_matches_math_erf(x):
     np.testing.assert_allclose(F.erf(x), [math.erf(v) for v in x], rtol=1e-15, atol=1e-300)
 
@@ -105,13 +106,13 @@ finite = st.floats(-30, 30, allow_nan=False)
 
 
 @given(hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(-20, 20)))
-@settings(max_examples=30)
+@examples(30)
 def test_gelu_tanh_within_1e3_of_exact(x):
     assert np.abs(F.gelu(x, "tanh") - F.gelu(x)).max() < 1e-3
 
 
 @given(st.floats(0.5, 4.0), st.floats(1.0, 30.0), hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(0, 100)))
-@settings(max_examples=30)
+@examples(30)
 def test_softplus_is_the_identity_above_its_threshold(beta, threshold, offset):
     x = threshold / beta + 1e-6 + offset  # beta x > threshold
     module = snn.Softplus(beta, threshold)
@@ -122,7 +123,7 @@ def test_softplus_is_the_identity_above_its_threshold(beta, threshold, offset):
 
 
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite), st.floats(-1e3, 1e3))
-@settings(max_examples=30)
+@examples(30)
 def test_softmax_rows_sum_to_one_and_ignore_a_shift(x, shift):
     y = F.softmax(x, dim=1)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-14)
@@ -130,7 +131,7 @@ def test_softmax_rows_sum_to_one_and_ignore_a_shift(x, shift):
 
 
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite))
-@settings(max_examples=30)
+@examples(30)
 def test_log_softmax_is_log_of_softmax(x):
     p = F.softmax(x, dim=1)
     finite_log = p > 1e-300

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from parity import check_module
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
@@ -28,7 +29,7 @@ def randomise_affine(twin, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-@settings(max_examples=40)
+@examples(40)
 @given(n=st.integers(1, 4), c=st.integers(1, 4), h=st.integers(1, 5), w=st.integers(1, 5),
        affine=st.booleans(), track=st.booleans(), momentum=st.sampled_from([0.1, 0.5, None]),
        eps=st.sampled_from([1e-5, 1e-3]), training=st.booleans(), seed=st.integers(0, 2**16))

@@ -6,9 +6,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from parity import tolerances
 from parity.transfer import torch_dtype
 from scratchnet.nn import Linear, Parameter, utils
@@ -46,7 +47,7 @@ parameter_shapes = st.lists(st.lists(st.integers(1, 5), max_size=3).map(tuple), 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("norm_type", NORM_TYPES)
-@settings(max_examples=25)
+@examples(25)
 @given(shapes=parameter_shapes, scale=st.sampled_from([1e-3, 1.0, 1e3]), max_norm_ratio=st.floats(0.01, 3.0),
        seed=st.integers(0, 2**16))
 def test_clip_grad_norm_matches_torch(dtype, norm_type, shapes, scale, max_norm_ratio, seed):
@@ -68,7 +69,7 @@ def test_clip_grad_norm_matches_torch(dtype, norm_type, shapes, scale, max_norm_
             _close(param.grad, tensor.grad.numpy(), dtype)
 
 
-@settings(max_examples=25)
+@examples(25)
 @given(shapes=parameter_shapes, norm_type=st.sampled_from([2.0, 1.0, math.inf]), seed=st.integers(0, 2**16))
 def test_the_total_norm_is_the_norm_of_all_gradients_as_one_vector(shapes, norm_type, seed):
     """|| (||g_1||, ||g_2||, ...) ||_p = || concat(g_1, g_2, ...) ||_p, and after clipping it is <= max_norm."""
@@ -146,7 +147,7 @@ def test_total_norm_then_clip_is_clip_grad_norm():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@settings(max_examples=25)
+@examples(25)
 @given(shapes=parameter_shapes, clip_value=st.floats(0.0, 3.0), seed=st.integers(0, 2**16))
 def test_clip_grad_value_matches_torch(dtype, shapes, clip_value, seed):
     rng = np.random.default_rng(seed)

@@ -5,9 +5,10 @@ import re
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from parity import check_module
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
@@ -53,7 +54,7 @@ def conv_configs(draw):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-@settings(max_examples=60)
+@examples(60)
 @given(config=conv_configs(), seed=st.integers(0, 2**16))
 def test_conv2d_matches_torch(dtype, config, seed):
     args, kwargs, input_shape = config

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 import scratchnet
 from parity import check_module
 from parity.transfer import torch_dtype
@@ -49,7 +50,7 @@ def twins(num_embeddings, embedding_dim, dtype=np.float64, **kwargs):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-@settings(max_examples=40)
+@examples(40)
 @given(num_embeddings=st.integers(1, 12), embedding_dim=st.integers(1, 6),
        index_shape=st.lists(st.integers(1, 5), max_size=3), padding=st.booleans(), seed=st.integers(0, 2**16))
 def test_embedding_matches_torch(dtype, num_embeddings, embedding_dim, index_shape, padding, seed):
@@ -97,7 +98,7 @@ def test_gradcheck_sees_a_wrong_scatter():
     assert gradcheck(embedding, np.array([1, 2, 1])) != []
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(num_embeddings=st.integers(1, 8), embedding_dim=st.integers(1, 4),
        index_shape=st.lists(st.integers(0, 5), max_size=3), padding=st.booleans(), seed=st.integers(0, 2**16))
 def test_backward_scatters_into_the_rows_used(num_embeddings, embedding_dim, index_shape, padding, seed):

@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from test_serialization import (
     MODEL_CLASSES,
@@ -25,6 +25,7 @@ from test_serialization import (
     fill_with_random_bits,
 )
 
+from hypothesis_profiles import examples
 import scratchnet
 import torchnet.models
 from parity import tolerances
@@ -81,7 +82,7 @@ def test_a_torch_saved_state_dict_imports_bit_exactly(name, cls, dtype, tmp_path
     assert compare("output", model(x), torch_out, tolerances.for_dtype(tolerances.MODULE, dtype)).passed
 
 
-@settings(max_examples=10)
+@examples(10)
 @given(sizes=st.tuples(*[st.integers(0, 5)] * 3), float64=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_export_then_import_is_bit_exact(tmp_path_factory, sizes, float64, seed):
     dtype = np.float64 if float64 else np.float32

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from parity import check_module
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
@@ -48,7 +49,7 @@ def rows(rng, batch, normalized, scale=1.0):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-@settings(max_examples=40)
+@examples(40)
 @given(shape=shapes, affine=st.booleans(), bias=st.booleans(), eps=st.sampled_from([1e-5, 1e-2]),
        as_int=st.booleans(), scale=st.sampled_from([1e-2, 1.0, 1e3]), seed=st.integers(0, 2**16))
 def test_layernorm_matches_torch(dtype, shape, affine, bias, eps, as_int, scale, seed):
@@ -68,7 +69,7 @@ def test_layernorm_matches_torch(dtype, shape, affine, bias, eps, as_int, scale,
     check_module(scratch, twin, x, seed=seed).assert_passed()
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(shape=shapes, seed=st.integers(0, 2**16))
 def test_layernorm_matches_torch_on_plain_normal_rows_in_float64(shape, seed):
     """Unconditioned draws (rows of 2 close values included): float64 has the digits to spare."""
@@ -80,7 +81,7 @@ def test_layernorm_matches_torch_on_plain_normal_rows_in_float64(shape, seed):
     check_module(scratch, twin, x, seed=seed).assert_passed()
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(shape=shapes, eps=st.sampled_from([1e-5, 1e-1]), seed=st.integers(0, 2**16))
 def test_rows_have_zero_mean_and_unit_variance_before_the_affine_part(shape, eps, seed):
     """x_hat = (y - beta) / gamma has, per row, mean 0 and variance var / (var + eps), within eps / var of 1."""

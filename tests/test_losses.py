@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hypothesis_profiles import examples
 import scratchnet.nn as snn
 from parity import check_module
 from scratchnet.gradcheck import gradcheck
@@ -213,7 +214,7 @@ logits = hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 5)),
 
 
 @given(hnp.arrays(np.float64, st.integers(1, 10), elements=st.floats(-50, 50)), st.data())
-@settings(max_examples=30)
+@examples(30)
 def test_bce_with_logits_is_two_class_cross_entropy_on_0_and_x(x, data):
     y = data.draw(hnp.arrays(np.int64, x.shape, elements=st.integers(0, 1)))
     bce, ce = snn.BCEWithLogitsLoss(), snn.CrossEntropyLoss()
@@ -224,7 +225,7 @@ def test_bce_with_logits_is_two_class_cross_entropy_on_0_and_x(x, data):
 
 @given(st.floats(0.1, 5.0), hnp.arrays(np.float64, st.integers(1, 10), elements=st.floats(-0.999, 0.999)),
        hnp.arrays(np.float64, st.integers(1, 10), elements=st.floats(-10, 10)))
-@settings(max_examples=30)
+@examples(30)
 def test_huber_is_half_mse_inside_delta(delta, fraction, target):
     n = min(fraction.size, target.size)
     target, prediction = target[:n], target[:n] + fraction[:n] * delta  # |d| < delta
@@ -234,7 +235,7 @@ def test_huber_is_half_mse_inside_delta(delta, fraction, target):
 
 
 @given(st.floats(0.1, 5.0), hnp.arrays(np.float64, st.integers(1, 10), elements=st.floats(-10, 10)))
-@settings(max_examples=30)
+@examples(30)
 def test_huber_is_delta_times_smooth_l1_with_beta_delta(delta, d):
     target = np.zeros_like(d)
     np.testing.assert_allclose(snn.HuberLoss(delta=delta)(d, target),
@@ -242,7 +243,7 @@ def test_huber_is_delta_times_smooth_l1_with_beta_delta(delta, d):
 
 
 @given(logits, st.data())
-@settings(max_examples=30)
+@examples(30)
 def test_cross_entropy_is_minus_log_p_y_and_its_gradient_is_softmax_minus_onehot_over_n(x, data):
     n, c = x.shape
     y = data.draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))

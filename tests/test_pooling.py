@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from parity import check_module
 from scratchnet.gradcheck import gradcheck
 from scratchnet.nn import AvgPool2d, Flatten, MaxPool2d
@@ -26,7 +27,7 @@ def pool_configs(draw):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("name", POOLS)
-@settings(max_examples=50)
+@examples(50)
 @given(config=pool_configs(), seed=st.integers(0, 2**16), ties=st.booleans())
 def test_pool_matches_torch(name, dtype, config, seed, ties):
     """Random configurations; with ``ties`` the input holds integers 0..2, so most windows tie."""

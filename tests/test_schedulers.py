@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 import scratchnet
 from scratchnet.nn import Parameter
 from scratchnet.optim import lr_scheduler
@@ -34,21 +35,21 @@ def _sequences(name, base_lrs, steps, **kwargs):
 
 
 @given(lrs, st.integers(1, 10), st.floats(0.01, 1.0), st.integers(0, 40))
-@settings(max_examples=30)
+@examples(30)
 def test_step_lr_matches_torch(base_lrs, step_size, gamma, steps):
     mine, theirs = _sequences("StepLR", base_lrs, steps, step_size=step_size, gamma=gamma)
     assert mine == theirs
 
 
 @given(lrs, st.floats(0.5, 1.0), st.integers(0, 40))
-@settings(max_examples=30)
+@examples(30)
 def test_exponential_lr_matches_torch(base_lrs, gamma, steps):
     mine, theirs = _sequences("ExponentialLR", base_lrs, steps, gamma=gamma)
     assert mine == theirs
 
 
 @given(lrs, st.integers(1, 15), st.floats(0.0, 1e-4), st.integers(0, 50))
-@settings(max_examples=30)
+@examples(30)
 def test_cosine_annealing_lr_matches_torch(base_lrs, T_max, eta_min, steps):
     # steps past T_max cover the rising half and the 0/0 step at T_max + 1 (mod 2 T_max)
     mine, theirs = _sequences("CosineAnnealingLR", base_lrs, steps, T_max=T_max, eta_min=eta_min)
@@ -95,7 +96,7 @@ def test_needs_an_optimizer():
 
 
 @given(lrs, st.floats(0.01, 1.0), st.floats(0.0, 1.0), st.integers(1, 12), st.integers(0, 40))
-@settings(max_examples=30)
+@examples(30)
 def test_linear_lr_matches_torch(base_lrs, start_factor, end_factor, total_iters, steps):
     mine, theirs = _sequences("LinearLR", base_lrs, steps, start_factor=start_factor, end_factor=end_factor,
                               total_iters=total_iters)
@@ -120,7 +121,7 @@ LAMBDAS = {
 
 
 @given(lrs, st.sampled_from(sorted(LAMBDAS)), st.booleans(), st.integers(0, 40))
-@settings(max_examples=30)
+@examples(30)
 def test_lambda_lr_matches_torch(base_lrs, name, per_group, steps):
     lr_lambda = [LAMBDAS[key] for key in sorted(LAMBDAS)][:len(base_lrs)] if per_group else LAMBDAS[name]
     mine, theirs = _sequences("LambdaLR", base_lrs, steps, lr_lambda=lr_lambda)
@@ -184,7 +185,7 @@ def _sequential_sequences(base_lrs, phases, milestones, steps):
 
 @given(lrs, st.lists(PHASES, min_size=1, max_size=3), st.lists(st.integers(0, 8), min_size=2, max_size=2),
        st.integers(0, 30))
-@settings(max_examples=40)
+@examples(40)
 def test_sequential_lr_matches_torch(base_lrs, phases, gaps, steps):
     # non-decreasing, one fewer than the phases; a milestone at 0, or two equal, skip a phase as in torch
     milestones = list(np.cumsum(gaps[:len(phases) - 1]).tolist())

@@ -18,19 +18,16 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 import scratchnet
 from scratchnet import ModelFileError, serialization
 from scratchnet.serialization import MAGIC, PREAMBLE_SIZE, model_classes
 
 MODEL_CLASSES = sorted(model_classes().items())
 
-
-def scaled(factor):
-    """Hypothesis settings of ``factor`` times the profile's max_examples (so HYPOTHESIS_PROFILE=thorough reaches it)."""
-    return settings(max_examples=max(1, round(factor * settings.default.max_examples)))
 
 # Small constructor arguments per model class (for classes whose arguments have no defaults).
 SMALL_CONFIGS = {
@@ -128,7 +125,7 @@ def test_loaded_model_computes_the_same_outputs(name, cls, dtype, tmp_path):
     assert out.tobytes() == out_loaded.tobytes()
 
 
-@scaled(0.6)
+@examples(15)
 @given(sizes=st.tuples(*[st.integers(0, 6)] * 3), float64=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_round_trip_property_over_shapes_and_bits(tmp_path_factory, sizes, float64, seed):
     dtype = np.float64 if float64 else np.float32
@@ -276,7 +273,7 @@ def test_every_single_bit_flip_is_caught(saved):
                 scratchnet.load(path)
 
 
-@scaled(2)
+@examples(50)
 @given(st.binary(max_size=400))
 def test_random_bytes(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", blob)
@@ -284,7 +281,7 @@ def test_random_bytes(tmp_path_factory, blob):
         scratchnet.load(path)
 
 
-@scaled(2)
+@examples(50)
 @given(st.binary(max_size=400))
 def test_random_bytes_after_a_valid_magic_and_version(tmp_path_factory, blob):
     path = rewrite(tmp_path_factory.mktemp("rb") / "r.scn", MAGIC + struct.pack("<I", 1) + blob)
@@ -292,7 +289,7 @@ def test_random_bytes_after_a_valid_magic_and_version(tmp_path_factory, blob):
         scratchnet.load(path)
 
 
-@scaled(2)
+@examples(50)
 @given(data=st.data())
 def test_random_truncation_flip_and_append(tmp_path_factory, saved_bytes, data):
     original = saved_bytes
