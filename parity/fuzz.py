@@ -303,6 +303,8 @@ def run_example(example):
             if torch_alone_diverges(example):
                 return UNSTABLE, f"{error} (torch alone diverges too)", None
             return False, f"{type(error).__name__}: {error}", None
+        except MemoryError:
+            raise  # the machine is out of memory: not a finding about scratchnet, and no use going on
         except Exception as error:  # a crash on either side is a finding too
             return False, f"{type(error).__name__}: {error}", None
     return report.passed, "; ".join(report.failures[:3]), report
@@ -395,8 +397,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
         counterexample = None
     except KeyboardInterrupt:  # Ctrl-C: say how far the search got, and what it had found
         if failed:
-            raise KeyboardInterrupt(f"interrupted while shrinking a counter-example ({counts['shrink']} runs); "
-                                    f"it fails as found: {replay_command(failed[0])}") from None
+            raise KeyboardInterrupt(f"interrupted while shrinking a counter-example, after {counts['shrink']} "
+                                    f"shrinking runs; it fails as found: {replay_command(failed[0])}") from None
         raise KeyboardInterrupt(f"interrupted after {counts['run']} of {examples} examples, "
                                 f"{counts['passed']} passed, none failed") from None
     finally:

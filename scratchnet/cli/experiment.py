@@ -356,22 +356,21 @@ def load_model_for(experiment, path):
     if type(model).__name__ != name or any(config.get(key) != value for key, value in expected.items()):
         raise ValueError(f"{path} holds a {type(model).__name__} with {config}, which does not fit "
                          f"{experiment.dataset.name} (it needs a {name} with {expected}); "
-                         f"the file's model takes {options_for(type(model).__name__, config)}")
+                         f"the file implies {options_for(type(model).__name__, config)}")
     return model.to(experiment.dtype)
 
 
 def options_for(name, config):
-    """The options a saved model's header implies: ``--model cnn`` and the data it takes, in words."""
+    """What a saved model's header implies: ``--model cnn: its CNN takes 8x8 images of 1 channel(s) and 10 classes``."""
     if name == "CNN":
-        model, data = "cnn", (f"{config['image_size']}x{config['image_size']} images with {config['in_channels']} "
-                              f"channel(s), such as --dataset digits")
+        side = config["image_size"]
+        option, data = "cnn", f"{side}x{side} images of {config['in_channels']} channel(s)"
     elif name == "SequenceClassifier":
-        model, data = config["cell"], f"sequences of {config['input_size']} features per step"
+        option, data = config["cell"], f"sequences of {config['input_size']} features per step"
     else:
-        model, data = "mlp", f"{config.get('input_dim')} features per sample"
+        option, data = "mlp", f"{config.get('input_dim')} features per sample"
     outputs = config.get("output_dim", config.get("num_classes"))
     if outputs == 1:
-        data += ", and a single output: --loss bce_with_logits for a binary task, or a regression loss"
-    else:
-        data += f", {outputs} classes"
-    return f"--model {model} with {data}"
+        return (f"--model {option}: its {name} takes {data} and gives one output (--loss bce_with_logits for a "
+                f"binary task, or a regression loss)")
+    return f"--model {option}: its {name} takes {data} and {outputs} classes"
