@@ -32,6 +32,28 @@ SUBCOMMANDS = {"trace": ("parity.trace", "main"), "fuzz": ("parity.fuzz", "main"
                "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main")}
 
 
+def out_of_memory(error):
+    """torch's CPU allocator failing, which torch raises as a RuntimeError, as the MemoryError it is (else None)."""
+    text = str(error)
+    if isinstance(error, RuntimeError) and "can't allocate memory" in text:
+        return MemoryError("torch " + text[text.index("can't allocate memory"):])
+    return None
+
+
+def parity_exit_status(prog, action):
+    """scratchnet's exit_status (one line, exit 2 or 130), also for torch running out of memory."""
+    def action_with_torch_memory():
+        try:
+            return action()
+        except RuntimeError as error:
+            memory = out_of_memory(error)
+            if memory is None:
+                raise
+            raise memory from None
+
+    return exit_status(prog, action_with_torch_memory)
+
+
 def limit_threads(threads):
     """torch's and NumPy's BLAS threads (one by default: see scratchnet.cli.entry.add_threads_argument)."""
     torch.set_num_threads(threads)
@@ -113,7 +135,7 @@ def run(args):
     check_output_path("--json", args.json)  # checked before training, not after it
     check_report_dir("--report", args.report)
     limit_threads(args.threads)
-    experiment = experiment_from_args(args)
+    experiment = experiment_from_args(args, copies=3)  # scratchnet, its shadow (the step check) and torch
     dtype = experiment.dtype
     data = experiment.model_split()
     y_test = experiment.dataset.split.y_test
@@ -163,4 +185,4 @@ def main(argv=None):
         module, function = SUBCOMMANDS[argv[0]]
         return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)  # argparse exits 2 on bad usage
-    return exit_status("python -m parity", lambda: run(args))
+    return parity_exit_status("python -m parity", lambda: run(args))

@@ -37,7 +37,8 @@ from parity.training import train_side_by_side
 from parity.transfer import to_torch, torch_dtype
 from scratchnet import metrics
 from scratchnet.data import Split, iterate_batches
-from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed, exit_status, positive_int
+from parity.cli import limit_threads, out_of_memory, parity_exit_status
+from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed
 from scratchnet.cli.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 from scratchnet.cli.progress import progress_bar
 from scratchnet.models import ACTIVATIONS
@@ -306,6 +307,8 @@ def run_example(example):
         except MemoryError:
             raise  # the machine is out of memory: not a finding about scratchnet, and no use going on
         except Exception as error:  # a crash on either side is a finding too
+            if out_of_memory(error) is not None:
+                raise out_of_memory(error) from None
             return False, f"{type(error).__name__}: {error}", None
     return report.passed, "; ".join(report.failures[:3]), report
 
@@ -452,6 +455,9 @@ def parse_example(text):
         example = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"--replay expects an example as JSON, as the fuzzer prints it: {error}") from None
+    except RecursionError:
+        raise ValueError("--replay expects an example as JSON, as the fuzzer prints it: this one nests too deeply") \
+            from None
     required = ("architecture", "model", "outputs", "loss", "optimizer", "optimizer_options", "lr", "dtype",
                 "samples", "batch_size", "epochs", "seed")
     if not isinstance(example, dict) or any(key not in example for key in required):
@@ -543,12 +549,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return exit_status("python -m parity fuzz", lambda: run(args))
+    return parity_exit_status("python -m parity fuzz", lambda: run(args))
 
 
 def run(args):
-    from parity.cli import limit_threads
-
     if args.replay is not None:
         example = parse_example(args.replay)
         limit_threads(args.threads)

@@ -29,7 +29,8 @@ import torchnet
 from parity import tolerances
 from parity.compare import compare
 from parity.transfer import to_numpy, to_torch, torch_dtype, torch_to_scratch
-from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed, exit_status
+from parity.cli import limit_threads, parity_exit_status
+from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed
 from scratchnet.cli.experiment import ACTIVATION_NAMES, parse_widths, resolve
 from scratchnet.nn import functional as F
 
@@ -277,12 +278,10 @@ def options_from_args(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return exit_status("python -m parity trace", lambda: run(args))
+    return parity_exit_status("python -m parity trace", lambda: run(args))
 
 
 def run(args):
-    from parity.cli import limit_threads
-
     options = options_from_args(args)
     limit_threads(args.threads)
     rows = trace_step(**options)

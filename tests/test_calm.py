@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import scratchnet
+import scratchnet.cli.experiment
 import scratchnet.cli.main as scratchnet_cli
 import scratchnet.training
 import torchnet.training
@@ -284,14 +285,28 @@ def test_one_thread_by_default_and_threads_n_to_change_it(threads_restored, caps
 # --- memory -------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, size", [("scratchnet", "6.9 EiB in float32"), ("parity", "13.9 EiB in float64")])
-def test_a_model_too_large_for_the_machine_is_refused_before_allocation(name, size, capsys):
+@pytest.mark.parametrize("name, what", [("scratchnet", "800 rows in float32"),
+                                        ("parity", "800 rows in float64, 3 copies at once")])
+def test_a_model_too_large_for_the_machine_is_refused_before_allocation(name, what, capsys):
     assert MAINS[name](["--hidden", "1000000000,1000000000"]) == 2
     line = one_line(capsys.readouterr().err)
     assert line.startswith(f"{PROGS[name]}: error: the model is too large for this machine: a MLP of "
-                           f"1,000,000,024,000,000,002 parameters, whose weights and gradients alone take {size}, "
-                           f"against ")
-    assert line.endswith("of memory available; try a smaller --hidden")
+                           f"1,000,000,024,000,000,002 parameters, trained on batches of {what}, needs about ")
+    assert line.endswith("of memory available; try a smaller --hidden or --batch-size")
+
+
+def test_the_memory_estimate_counts_the_batch_as_well_as_the_weights(monkeypatch, capsys):
+    """On a machine with 1 GiB free: a wide layer's activations for a batch of iris, not its weights, are too many."""
+    monkeypatch.setattr(scratchnet.cli.experiment, "available_memory", lambda: 2**30)
+    assert scratchnet_cli.main(["--dataset", "iris", "--hidden", "1000000"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "python -m scratchnet: error: the model is too large for this machine: a MLP of 8,000,003 parameters, "
+        "trained on batches of 120 rows in float32, needs about 1.9 GiB, against 1.0 GiB of memory available; "
+        "try a smaller --hidden or --batch-size")
+    # in batches of 8 the largest batch is the 30 test rows: 0.6 GiB
+    assert scratchnet_cli.main(["--dataset", "iris", "--hidden", "1000000", "--batch-size", "8", "--epochs", "0"]) == 0
+    assert scratchnet_cli.main(["--dataset", "digits-seq", "--model", "lstm", "--hidden", "20000"]) == 2
+    assert "a SequenceClassifier of 1,601,000,010 parameters" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name, kwargs", [
@@ -433,13 +448,18 @@ EXAMPLE = {"architecture": "mlp", "model": {"input_dim": 3, "hidden_dim": [4], "
     ({"optimizer_options": None}, "optimizer_options must be a JSON object, got null"),
     ({"loss": ["MSELoss"]}, "unknown loss ['MSELoss']"),
     ({"extra": 1}, "unknown key 'extra'"),
+    ("[" * 100000, "expects an example as JSON, as the fuzzer prints it: this one nests too deeply"),
+    ('{"architecture": "mlp", "lr": NaN', "expects an example as JSON, as the fuzzer prints it: Expecting ','"),
+    (None, "example must be a JSON object with the keys architecture, model, outputs"),
 ])
 def test_replay_refuses_an_example_outside_the_fuzzers_space(change, message, capsys):
-    example = {**EXAMPLE, **change}
-    assert fuzz.main(["--replay", json.dumps(example)]) == 2
+    """``change``: keys to change in a valid example, or the JSON text itself."""
+    text = change if isinstance(change, str) else json.dumps({**EXAMPLE, **change} if change is not None else None)
+    assert fuzz.main(["--replay", text]) == 2
     out, err = capsys.readouterr()
     assert out == ""  # not run: no FAIL, no traceback
-    assert one_line(err).startswith(f"python -m parity fuzz: error: --replay: {message}")
+    separator = ": " if isinstance(change, dict) else " "
+    assert one_line(err).startswith(f"python -m parity fuzz: error: --replay{separator}{message}")
 
 
 def test_replay_takes_every_example_the_fuzzer_draws():

@@ -222,8 +222,11 @@ def add_experiment_arguments(parser, default_dtype):
     return parser
 
 
-def experiment_from_args(args):
-    """Validate the options and load the data; every problem is a ValueError naming the option."""
+def experiment_from_args(args, copies=1):
+    """Validate the options and load the data; every problem is a ValueError naming the option.
+
+    ``copies``: how many copies of the model the command trains at once (parity: 3), for the memory check.
+    """
     if args.epochs < 0:
         raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
     if not np.isfinite(args.lr) or args.lr <= 0:
@@ -275,7 +278,7 @@ def experiment_from_args(args):
     experiment = Experiment(dataset=dataset, loss=loss, optimizer=optimizer, lr=args.lr, hidden=hidden,
                             activation=activation, batch_size=batch_size, epochs=args.epochs, seed=args.seed,
                             dtype=dtype, model=args.model)
-    check_memory(*experiment.model_spec(), dtype)  # e.g. a CNN on non-square data fails here, before any training
+    check_memory(experiment, copies)  # model_spec() fails here for a CNN on non-square data, before any training
     return experiment
 
 
@@ -310,15 +313,42 @@ def available_memory():
         return None
 
 
-def check_memory(name, kwargs, dtype):
-    """Refuse, before allocating anything, a model whose weights and gradients alone do not fit in memory."""
-    count = parameter_count(name, kwargs)
-    needed = 2 * count * np.dtype(dtype).itemsize
+def values_per_sample(name, kwargs, sample_shape):
+    """How many numbers the forward pass keeps for backward, per sample (an estimate: each layer's outputs)."""
+    if name == "MLP":
+        return 2 * sum(hidden_widths(kwargs["hidden_dim"])) + kwargs["output_dim"]  # z and a per hidden layer
+    if name == "CNN":
+        side, values = kwargs["image_size"], kwargs["num_classes"]
+        for channels in kwargs["channels"]:
+            values += 2 * channels * side * side + channels * (side // 2) ** 2  # convolution, ReLU, pooling
+            side //= 2
+        return values
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kwargs["cell"]]
+    steps = sample_shape[0]
+    return steps * kwargs["num_layers"] * (gates + 2) * kwargs["hidden_size"] + kwargs["num_classes"]
+
+
+def check_memory(experiment, copies=1):
+    """Refuse, before allocating anything, a model that cannot train in the memory this machine has free.
+
+    The estimate, in the experiment's dtype, per copy of the model: its weights, gradients and up to two
+    optimizer states (4 x parameters), and the values a forward pass keeps for the largest batch, with their
+    gradients (2 x rows x values per sample). It is low rather than high: training takes somewhat more.
+    """
+    name, kwargs = experiment.model_spec()
+    parameters = parameter_count(name, kwargs)
+    X_train, X_test = experiment.dataset.split.X_train, experiment.dataset.split.X_test
+    rows = max(min(experiment.batch_size or len(X_train), len(X_train)), len(X_test))
+    values = values_per_sample(name, kwargs, experiment.dataset.sample_shape)
+    dtype = np.dtype(experiment.dtype)
+    needed = dtype.itemsize * copies * (4 * parameters + 2 * rows * values)
     available = available_memory()
     if available is not None and needed > available:
-        raise ValueError(f"the model is too large for this machine: a {name} of {count:,} parameters, whose weights "
-                         f"and gradients alone take {format_bytes(needed)} in {np.dtype(dtype).name}, against "
-                         f"{format_bytes(available)} of memory available; try a smaller --hidden")
+        sides = f", {copies} copies at once" if copies > 1 else ""
+        raise ValueError(f"the model is too large for this machine: a {name} of {parameters:,} parameters, trained "
+                         f"on batches of {rows} rows in {dtype.name}{sides}, needs about {format_bytes(needed)}, "
+                         f"against {format_bytes(available)} of memory available; try a smaller --hidden or "
+                         f"--batch-size")
 
 
 def format_bytes(count):
