@@ -15,7 +15,7 @@ y.reshape(N*T). Three datasets:
   written most significant first, the first digit would need every carry at once. Only the sum's
   digits are scored; held-out pairs form the test set, scored by exact match.
 - ``make_sort``: a sequence of digits, "=", the same digits sorted ("31402=01234").
-- ``make_char_lm``: any text as a character-level language model, in blocks of block_size; scored
+- ``make_char_lm``: any text as a character-level language model, in windows of block_size; scored
   by loss and perplexity exp(loss).
 
 For the two exact-match tasks the first ``prompt_length`` tokens of a sequence are the question
@@ -159,13 +159,18 @@ def make_sort(length=6, n_samples=5000, test_size=0.2, seed=0):
     return _split(f"sort-{length}", sequences, prompt_length=length + 1, test_size=test_size)
 
 
-def make_char_lm(text, block_size=64, test_size=0.1, name="text"):
+def make_char_lm(text, block_size=64, test_size=0.1, stride=1, name="text"):
     """A character-level language model of ``text``: the first 1 - test_size of it trains, the rest tests.
 
-    Each part is cut into non-overlapping blocks of block_size: X[i] = ids[i*T : i*T + T] and
-    y[i] = ids[i*T + 1 : i*T + T + 1], every target scored. The vocabulary is the text's characters.
+    Training windows start every ``stride`` characters (every one by default, as minGPT's CharDataset):
+    X_train[i] = ids[i*stride : i*stride + T], y_train[i] = the same window one character later. The
+    test part is cut into non-overlapping windows (stride T), so each test character is scored once.
+    Windows are read-only views of one array of ids (NumPy's sliding_window_view): N windows of T
+    take the memory of the text, not N*T ids, until a caller copies them all (index batches instead).
+    The vocabulary is the text's characters; every target is scored.
     """
     _check_count(block_size, "block_size", 1)
+    _check_count(stride, "stride", 1)
     if not isinstance(text, str):
         raise TypeError(f"make_char_lm expects the text as a str, got {type(text).__name__}")
     if not 0 < test_size < 1:
@@ -174,13 +179,12 @@ def make_char_lm(text, block_size=64, test_size=0.1, name="text"):
     ids = vocab.encode(text)
     cut = int(round(len(ids) * (1 - test_size)))
     parts = []
-    for part_name, part in (("training", ids[:cut]), ("test", ids[cut:])):
-        n_blocks = (len(part) - 1) // block_size  # a block needs block_size + 1 characters: its targets run one further
-        if n_blocks < 1:
+    for part_name, part, step in (("training", ids[:cut], stride), ("test", ids[cut:], block_size)):
+        if len(part) < block_size + 1:  # a window's targets run one character further
             raise ValueError(f"make_char_lm: the {part_name} part has {len(part)} characters, fewer than "
                              f"block_size + 1 = {block_size + 1}; give a longer text or a smaller block_size")
-        parts.append((part[:n_blocks * block_size].reshape(n_blocks, block_size),
-                      part[1:n_blocks * block_size + 1].reshape(n_blocks, block_size)))
+        windows = np.lib.stride_tricks.sliding_window_view(part, block_size + 1)[::step]  # (N, T + 1), a view
+        parts.append((windows[:, :-1], windows[:, 1:]))
     (X_train, y_train), (X_test, y_test) = parts
     return TokenDataset(name, vocab, X_train, X_test, y_train, y_test)
 

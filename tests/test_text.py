@@ -84,18 +84,28 @@ def test_sort_answers_are_right(length):
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 3
 
 
-@pytest.mark.parametrize("block_size", [1, 4, 16])
-def test_char_lm_blocks_follow_the_text(block_size):
-    data = make_char_lm(TEXT, block_size=block_size, test_size=0.25)
+@pytest.mark.parametrize("block_size, stride", [(1, 1), (4, 1), (16, 3)])
+def test_char_lm_windows_follow_the_text(block_size, stride):
+    data = make_char_lm(TEXT, block_size=block_size, test_size=0.25, stride=stride)
     assert data.vocab.chars == tuple(sorted(set(TEXT))) and data.prompt_length is None
     assert data.block_size == block_size
     assert_next_token_pairs(data)
     cut = round(len(TEXT) * 0.75)
-    train_text, test_text = TEXT[:cut], TEXT[cut:]
-    assert train_text.startswith(data.vocab.decode(data.X_train.reshape(-1)))
-    assert train_text[1:].startswith(data.vocab.decode(data.y_train.reshape(-1)))
-    assert test_text.startswith(data.vocab.decode(data.X_test.reshape(-1)))
-    assert len(data.X_train) == (len(train_text) - 1) // block_size  # non-overlapping blocks, all that fit
+    train, test = data.vocab.encode(TEXT[:cut]), data.vocab.encode(TEXT[cut:])
+    T = block_size
+    assert len(data.X_train) == (len(train) - T - 1) // stride + 1  # every window that fits, one per stride
+    for i in (0, 1, len(data.X_train) - 1):
+        np.testing.assert_array_equal(data.X_train[i], train[i * stride:i * stride + T])
+        np.testing.assert_array_equal(data.y_train[i], train[i * stride + 1:i * stride + T + 1])
+    # the test part: non-overlapping windows, each test character scored once
+    assert len(data.X_test) == (len(test) - 1) // T
+    np.testing.assert_array_equal(data.y_test.reshape(-1), test[1:len(data.X_test) * T + 1])
+
+
+def test_char_lm_windows_are_views_not_copies():
+    data = make_char_lm(TEXT * 20, block_size=64)
+    assert np.shares_memory(data.X_train, data.y_train) and not data.X_train.flags.writeable
+    assert data.X_train.base is not None
 
 
 def test_char_lm_refuses_a_text_too_short():
