@@ -93,7 +93,7 @@ class Ints:
         return is_int(value) and self.low <= value <= self.high
 
     def __str__(self):
-        return f"an integer from {self.low} to {self.high}"
+        return f"{self.low}" if self.low == self.high else f"an integer from {self.low} to {self.high}"
 
 
 @dataclass(frozen=True)

@@ -336,7 +336,7 @@ def test_memory_running_out_anywhere_is_one_line_and_exit_2(name, target, monkey
     assert MAINS[name](["--examples", "3"] if name == "fuzz" else []) == 2
     assert one_line(capsys.readouterr().err) == (
         f"{PROGS[name]}: error: out of memory (Unable to allocate 2.00 TiB for an array with shape (1000000000, 550) "
-        f"and data type float32); try a smaller model or --batch-size")
+        f"and data type float32); try a smaller model or batch")
 
 
 @pytest.mark.parametrize("in_features, out_features", [(0, 3), (3, 0), (0, 0)])
@@ -431,7 +431,7 @@ EXAMPLE = {"architecture": "mlp", "model": {"input_dim": 3, "hidden_dim": [4], "
     ({"architecture": "cnn"}, "model must be a JSON object with the keys in_channels, channels, kernel_size, "
                               "image_size"),
     ({"outputs": 1, "loss": "CrossEntropyLoss"}, "outputs must be an integer from 2 to 4, got 1"),
-    ({"outputs": 2, "loss": "BCEWithLogitsLoss"}, "outputs must be an integer from 1 to 1, got 2"),
+    ({"outputs": 2, "loss": "BCEWithLogitsLoss"}, "outputs must be 1, got 2"),
     ({"samples": 0}, "samples must be an integer from 1 to 32, got 0"),
     ({"samples": 2.5}, "samples must be an integer from 1 to 32, got 2.5"),
     ({"batch_size": 9}, "batch_size must be an integer from 1 to 8, got 9"),

@@ -149,7 +149,7 @@ def exit_status(prog, action):
         print(f"{prog}: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError as error:
-        print(f"{prog}: error: out of memory ({str(error) or 'MemoryError'}); try a smaller model or --batch-size",
+        print(f"{prog}: error: out of memory ({str(error) or 'MemoryError'}); try a smaller model or batch",
               file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, TypeError, OSError) as error:
