@@ -156,8 +156,9 @@ class GPTBlock(Module):
         y = h + m
 
     The GELU is GPT-2's tanh approximation (``GELU("tanh")``), as minGPT's; with the exact erf form
-    (a rational approximation in NumPy) a training step of the addition model took ~3x as long. M is a float mask: on the torch side it keeps
-    MultiheadAttention off its fused inference path, so decoding runs the same math as training.
+    (a rational approximation in NumPy) a training step of the addition model took ~3x as long.
+    M is a float mask: on the torch side it keeps MultiheadAttention off its fused inference path,
+    so decoding runs the same math as training.
 
     Backward: a residual sum r = z + B(z) passes its gradient down both paths (dr/dz = I + dB/dz),
     and attention read ln_1(x) as its query, key and value, so their three gradients add up:
@@ -216,12 +217,13 @@ class GPT(Module):
 
     def __init__(self, vocab_size, block_size, n_layer, n_head, n_embd, dropout=0.0, dtype=None):
         super().__init__()
-        self._config = dict(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
-                            n_embd=n_embd, dropout=dropout)
-        self.block_size = block_size
+        sizes = _check_gpt_sizes(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
+                                 n_embd=n_embd)
+        self.block_size = sizes["block_size"]
         self.wte = Embedding(vocab_size, n_embd, dtype=dtype)
         self.wpe = Embedding(block_size, n_embd, dtype=dtype)
         self.drop = Dropout(dropout)
+        self._config = dict(sizes, dropout=self.drop.p)  # plain ints and a float: the config goes into JSON
         self.h = Sequential(*(GPTBlock(n_embd, n_head, dropout, dtype=dtype) for _ in range(n_layer)))
         self.ln_f = LayerNorm(n_embd, dtype=dtype)
         self.lm_head = Linear(n_embd, vocab_size, bias=False, dtype=dtype)
@@ -261,3 +263,12 @@ class GPT(Module):
         if idx.dtype.kind not in "iu" or idx.ndim != 2 or not 1 <= idx.shape[1] <= self.block_size:
             raise ValueError(f"GPT(block_size={self.block_size}) expected integer token ids of shape (B, T) with "
                              f"1 <= T <= {self.block_size}, got {idx.dtype} of shape {shape_str(idx.shape)}")
+
+
+def _check_gpt_sizes(**sizes):
+    """Each size a positive integer (n_layer may be 0), as plain ints."""
+    for name, value in sizes.items():
+        low = 0 if name == "n_layer" else 1
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"GPT expected {name} to be an integer >= {low}, got {value!r}")
+    return {name: int(value) for name, value in sizes.items()}

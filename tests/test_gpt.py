@@ -74,6 +74,33 @@ def test_config_rebuilds_the_model():
     assert rebuilt.h[2].attn.dropout == rebuilt.drop.p == 0.1
 
 
+def test_config_holds_plain_numbers():
+    model = GPT(np.int64(5), 4, np.int32(1), 2, 4, dropout=np.float64(0.25))
+    config = model.config()
+    assert config == dict(vocab_size=5, block_size=4, n_layer=1, n_head=2, n_embd=4, dropout=0.25)
+    assert all(type(value) is int for name, value in config.items() if name != "dropout")
+    assert type(config["dropout"]) is float
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(vocab_size=0), ValueError, "GPT expected vocab_size to be an integer >= 1, got 0"),
+    (dict(block_size=2.0), ValueError, "GPT expected block_size to be an integer >= 1, got 2.0"),
+    (dict(n_layer=-1), ValueError, "GPT expected n_layer to be an integer >= 0, got -1"),
+    (dict(n_head=True), ValueError, "GPT expected n_head to be an integer >= 1, got True"),
+    (dict(n_embd=6, n_head=4), ValueError, "embed_dim must be divisible by num_heads"),
+    (dict(dropout=1.5), ValueError, "dropout probability has to be between 0 and 1"),
+])
+def test_bad_construction(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        GPT(**{**dict(vocab_size=5, block_size=4, n_layer=1, n_head=2, n_embd=4), **kwargs})
+
+
+def test_no_blocks_is_a_bigram_model():
+    """n_layer=0: each position's logits depend on its own token and position only; torch agrees."""
+    mine, theirs = twins(vocab_size=6, block_size=5, n_layer=0, n_head=1, n_embd=4)
+    check_module(mine, theirs, np.array([[1, 2, 3, 4, 5]])).assert_passed()
+
+
 def test_gradcheck():
     scratchnet.manual_seed(1)
     model = GPT(5, 4, 2, 2, 4, dtype=np.float64)
