@@ -1,24 +1,26 @@
-r"""One time step of each recurrent cell, and its derivative: the math of ``rnn.py``'s layers and cells.
+r"""One time step of each recurrent cell and its derivative: the math behind ``rnn.py``'s layers and cells.
 
-Every cell splits its pre-activations into what comes from the input and what comes from the state:
+Rows are samples, as in torch: x_t (N, H_in), h and c (N, H); N batch, H hidden_size, K gates
+(1 RNN, 4 LSTM, 3 GRU), G = K * H. A cell's pre-activations have a part from the input and a part
+from the state:
 
-    xw_t = x_t W_ih^T + b_ih      (N, G)   computed by the layer for all steps in one product
-    hw   = h_prev W_hh^T + b_hh   (N, G)   computed here, one product per step
+    xw_t = x_t W_ih^T + b_ih (+ b_hh)    (N, G)   computed by the layer, for every t in one product
+    hw   = h_prev W_hh^T (+ b_hh)         (N, G)   computed by the step
 
-N batch, H hidden_size, K gates (1 RNN, 4 LSTM, 3 GRU), G = K * H. Gate k is column block
-k*H .. (k+1)*H of xw_t and hw (row block k of torch's W_ih, W_hh, b_ih, b_hh); ``gate_blocks(a, K)``
-(``gate_blocks``) names the blocks. W_hh is (G, H), b_hh (G,), h_prev and c_prev (N, H).
+The RNN and the LSTM take both biases in xw_t (they only ever appear as the sum b_ih + b_hh); the
+GRU adds b_hh to hw itself, because r multiplies its n-part b_hn. Gate k is the column block
+k*H .. (k+1)*H of xw_t and hw (the row block k of torch's weights); ``gate_blocks`` names them.
 
-    *_step(xw_t, *state_prev, W_hh, b_hh) -> (*state, cache)
-    *_step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
+    step(xw_t, *state_prev, W_hh[, b_hh]) -> (*state, cache)            state = (h,), or (h, c) for the LSTM
+    step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
 
-d_state = dL/dh (and dL/dc) of the step's output from everything after it: the output sequence at
-this step and the next step. dxw_t = dL/dxw_t and dhw_t = dL/dhw, both (N, G); the layer turns them
-into dW_ih = sum_t dxw_t^T x_t, db_ih = sum_t 1^T dxw_t, dW_hh = sum_t dhw_t^T h_prev_t,
-db_hh = sum_t 1^T dhw_t and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and dL/dc_prev), which the
-step before receives as its d_state.
+d_state = dL/dh (and dL/dc) from everything after the step: the output sequence at this step and
+the next step. dxw_t = dL/dxw_t and dhw_t = dL/dhw, both (N, G), from which the layer takes the
+parameters' gradients (dW_ih = sum_t dxw_t^T x_t, dW_hh = sum_t dhw_t^T h_prev, db_ih = sum_t 1^T dxw_t,
+db_hh = sum_t 1^T dhw_t) and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and dL/dc_prev) is the
+d_state of the step before.
 
-Derivatives used throughout: sigmoid'(a) = s (1 - s) with s = sigmoid(a); tanh'(a) = 1 - tanh(a)^2;
+Derivatives used below: sigmoid'(a) = s (1 - s) with s = sigmoid(a), tanh'(a) = 1 - tanh(a)^2,
 relu'(a) = [a > 0] (0 at 0, as torch).
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 
 
 def gate_blocks(a, K):
-    """(N, K*H) -> K views (N, H), the column blocks of the K gates (np.split, without its overhead)."""
+    """(N, K*H) -> the K gates' column blocks, views of shape (N, H): ``a_i, a_f, a_g, a_o = gate_blocks(a, 4)``."""
     return a.reshape(a.shape[0], K, -1).swapaxes(0, 1)
 
 
@@ -39,13 +41,13 @@ def sigmoid(a):
 
 
 def rnn_tanh_step(xw_t, h_prev, W_hh):
-    r"""h = tanh(xw_t + h_prev W_hh^T), all (N, H), with both biases in xw_t; returns (h, cache)."""
+    r"""h = tanh(a),  a = xw_t + h_prev W_hh^T      (N, H); returns (h, cache)."""
     h = np.tanh(xw_t + h_prev @ W_hh.T)
     return h, (h, W_hh)
 
 
 def rnn_tanh_step_backward(dh, cache):
-    r"""da = dh * (1 - h^2)  (a the pre-activation),  dh_prev = da W_hh; returns (da, da, dh_prev)."""
+    r"""da = dh * (1 - h^2)  (tanh'(a) = 1 - h^2),  dh_prev = da W_hh; returns (da, da, dh_prev): dxw_t = dhw_t = da."""
     h, W_hh = cache
     da = dh * (1 - h ** 2)
     dh_prev = da @ W_hh
@@ -53,13 +55,13 @@ def rnn_tanh_step_backward(dh, cache):
 
 
 def rnn_relu_step(xw_t, h_prev, W_hh):
-    r"""h = relu(xw_t + h_prev W_hh^T), all (N, H), with both biases in xw_t; returns (h, cache)."""
+    r"""h = relu(a),  a = xw_t + h_prev W_hh^T      (N, H); returns (h, cache)."""
     h = np.maximum(xw_t + h_prev @ W_hh.T, 0)
     return h, (h, W_hh)
 
 
 def rnn_relu_step_backward(dh, cache):
-    r"""da = dh * [h > 0]  (a the pre-activation; h > 0 exactly where a > 0),  dh_prev = da W_hh."""
+    r"""da = dh * [h > 0]  (h > 0 exactly where a > 0),  dh_prev = da W_hh; returns (da, da, dh_prev)."""
     h, W_hh = cache
     da = dh * (h > 0)
     dh_prev = da @ W_hh
@@ -72,7 +74,7 @@ def rnn_relu_step_backward(dh, cache):
 def lstm_step(xw_t, h_prev, c_prev, W_hh):
     r"""One LSTM step, gates i|f|g|o (torch's order):
 
-        a = xw_t + h_prev W_hh^T               (N, 4H), both biases in xw_t; split into a_i, a_f, a_g, a_o (N, H) each
+        a = xw_t + h_prev W_hh^T      (N, 4H), in gate blocks a_i, a_f, a_g, a_o (N, H)
         i = sigmoid(a_i)      input gate
         f = sigmoid(a_f)      forget gate
         g = tanh(a_g)         candidate cell
@@ -136,7 +138,7 @@ def gru_step(xw_t, h_prev, W_hh, b_hh):
         r = sigmoid(xw_r + hw_r)               reset gate
         z = sigmoid(xw_z + hw_z)               update gate
         n = tanh(xw_n + r * hw_n)              candidate; a_n = xw_n + r * hw_n is its pre-activation
-        h = (1 - z) * n + z * h_prev
+        h = (1 - z) * n + z * h_prev           computed as torch does: n + z * (h_prev - n)
 
     Returns (h, cache), h (N, H).
     """
@@ -146,7 +148,7 @@ def gru_step(xw_t, h_prev, W_hh, b_hh):
     r = sigmoid(xw_r + hw_r)
     z = sigmoid(xw_z + hw_z)
     n = np.tanh(xw_n + r * hw_n)
-    h = (1 - z) * n + z * h_prev
+    h = n + z * (h_prev - n)
     return h, (h_prev, r, z, n, hw_n, W_hh)
 
 
