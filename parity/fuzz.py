@@ -45,7 +45,7 @@ from scratchnet.models import ACTIVATIONS
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_EXAMPLES = 2000  # ~27 ms of CPU an example on one thread (3000 took 80 s of CPU), so about a minute
+DEFAULT_EXAMPLES = 3000  # 51-57 s on one thread of a 2-core machine (~18 ms an example), with --threads 1
 DEFAULT_DURATION = "about a minute on one thread of a 2-core machine"
 TEST_SAMPLES = 4
 
