@@ -220,6 +220,49 @@ def test_dropout_between_layers(kind):
     assert not np.allclose(train_out, eval_out)
 
 
+class FixedDropoutMask(snn.Module):
+    """Reseeds scratchnet's generator before every forward: dropout draws the same mask on every call,
+    so central differences differentiate one fixed function."""
+
+    def __init__(self, inner, seed=11):
+        super().__init__()
+        self.inner, self.seed = inner, seed
+
+    def forward(self, *inputs):
+        scratchnet.manual_seed(self.seed)
+        return self.inner(*inputs)
+
+    def backward(self, grad):
+        return self.inner.backward(grad)
+
+
+class BackwardIgnoresMask(FixedDropoutMask):
+    """The negative control: a backward that forgets the dropout mask between the layers."""
+
+    def backward(self, grad):
+        rnn = self.inner.rnn
+        rnn._dropout_scales = [None] * len(rnn._dropout_scales)
+        return self.inner.backward(grad)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_gradcheck_with_dropout_between_layers(kind):
+    """0 < p < 1: the gradient flows back through the mask (and its 1 / (1 - p) scale) into the lower layer."""
+    rng = np.random.default_rng(8)
+    scratchnet.manual_seed(8)
+    rnn, _ = make_pair(kind, 2, 3, np.float64, num_layers=2, dropout=0.4, bidirectional=True)
+    states = [rng.standard_normal((4, 3, 3)) for _ in range(2 if kind == "LSTM" else 1)]  # (L*D, N, H)
+    inputs = [rng.standard_normal((4, 3, 2)), *states]
+    model = FixedDropoutMask(ScratchWithState(rnn)).train()
+    train_output = model(*inputs)[0]
+    np.testing.assert_array_equal(train_output, model(*inputs)[0])  # the same mask on every call
+    assert not np.allclose(train_output, model.eval()(*inputs)[0])  # which drops something
+    model.train()
+    assert gradcheck(model, *inputs) == []
+    assert np.any(rnn.weight_ih_l0.grad != 0)  # and keeps something: the lower layer gets a gradient
+    assert gradcheck(BackwardIgnoresMask(ScratchWithState(rnn)).train(), *inputs) != []
+
+
 def test_dtype_is_kept():
     rng = np.random.default_rng(6)
     for kind in ["RNN", "LSTM", "GRU"]:

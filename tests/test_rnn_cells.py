@@ -1,4 +1,5 @@
-"""RNNCell, LSTMCell and GRUCell against torch.nn: parity, gradient checks, bad input, and cell = layer."""
+"""RNNCell, LSTMCell and GRUCell against torch.nn: parity, gradient checks, bad input, and cell = layer;
+the step functions of ``scratchnet.nn.recurrent_steps`` checked against central differences."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import scratchnet.nn as snn
 from parity import check_module
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
+from scratchnet.nn import recurrent_steps
 
 KINDS = ["RNNCell", "RNNCell-relu", "LSTMCell", "GRUCell"]
 
@@ -105,6 +107,39 @@ def test_unrolled_cell_equals_layer(name):
         h, c = cell(x[t], (h, c)) if name == "LSTM" else (cell(x[t], h), None)
         np.testing.assert_allclose(h, output[t], rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(h, (state[0] if name == "LSTM" else state)[0], rtol=1e-13, atol=1e-15)
+
+
+class OneStep(snn.Module):
+    """A step function and its derivative as a module of its arrays, for gradcheck:
+    forward(xw_t, *state_prev, W_hh[, b_hh]) -> state; backward returns the gradient of every argument,
+    dW_hh = dhw_t^T h_prev and db_hh = 1^T dhw_t from the step's dhw_t = dL/d(h_prev W_hh^T + b_hh)."""
+
+    def __init__(self, name, takes_b_hh):
+        super().__init__()
+        self.step = getattr(recurrent_steps, name + "_step")
+        self.step_backward = getattr(recurrent_steps, name + "_step_backward")
+        self.takes_b_hh = takes_b_hh
+
+    def forward(self, xw_t, *rest):
+        *state, self._cache = self.step(xw_t, *rest)
+        self._h_prev = rest[0]
+        return tuple(state)
+
+    def backward(self, grad):
+        dxw_t, dhw_t, *d_state_prev = self.step_backward(*grad, self._cache)
+        d_weights = [dhw_t.T @ self._h_prev] + ([dhw_t.sum(axis=0)] if self.takes_b_hh else [])
+        return (dxw_t, *d_state_prev, *d_weights)
+
+
+@pytest.mark.parametrize("name, gates", [("rnn_tanh", 1), ("rnn_relu", 1), ("lstm", 4), ("gru", 3)])
+def test_step_functions_are_their_derivatives(name, gates):
+    """Each *_step_backward against central differences of its *_step, with respect to every argument."""
+    rng = np.random.default_rng(3)
+    N, H = 4, 3
+    xw_t = rng.standard_normal((N, gates * H)) * (3 if name == "rnn_relu" else 1)  # away from relu's kink
+    state = [rng.standard_normal((N, H)) for _ in range(2 if name == "lstm" else 1)]
+    weights = [rng.standard_normal((gates * H, H))] + ([rng.standard_normal(gates * H)] if name == "gru" else [])
+    assert gradcheck(OneStep(name, takes_b_hh=name == "gru"), xw_t, *state, *weights) == []
 
 
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
