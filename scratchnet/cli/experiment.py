@@ -216,7 +216,8 @@ def add_experiment_arguments(parser, default_dtype):
                         help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
-    parser.add_argument("--seed", type=int, default=42, help="seed for the initial weights and the batch order")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed for the initial weights and the batch order (default 42; 0 to 2**63 - 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=default_dtype,
                         help=f"precision (default {default_dtype})")
     return parser
