@@ -111,14 +111,15 @@ def test_unrolled_cell_equals_layer(name):
 
 class OneStep(snn.Module):
     """A step function and its derivative as a module of its arrays, for gradcheck:
-    forward(xw_t, *state_prev, W_hh[, b_hh]) -> state; backward returns the gradient of every argument,
-    dW_hh = dhw_t^T h_prev and db_hh = 1^T dhw_t from the step's dhw_t = dL/d(h_prev W_hh^T + b_hh)."""
+    forward(xw_t, *state_prev, W_hh[, b_hn]) -> state; backward returns the gradient of every argument,
+    dW_hh = dhw_t^T h_prev from the step's dhw_t = dL/d(h_prev W_hh^T), and the GRU's
+    db_hn = 1^T (n-block of dhw_t)."""
 
-    def __init__(self, name, takes_b_hh):
+    def __init__(self, name, takes_b_hn):
         super().__init__()
         self.step = getattr(recurrent_steps, name + "_step")
         self.step_backward = getattr(recurrent_steps, name + "_step_backward")
-        self.takes_b_hh = takes_b_hh
+        self.takes_b_hn = takes_b_hn
 
     def forward(self, xw_t, *rest):
         *state, self._cache = self.step(xw_t, *rest)
@@ -127,7 +128,8 @@ class OneStep(snn.Module):
 
     def backward(self, grad):
         dxw_t, dhw_t, *d_state_prev = self.step_backward(*grad, self._cache)
-        d_weights = [dhw_t.T @ self._h_prev] + ([dhw_t.sum(axis=0)] if self.takes_b_hh else [])
+        H = self._h_prev.shape[1]
+        d_weights = [dhw_t.T @ self._h_prev] + ([dhw_t[:, 2 * H:].sum(axis=0)] if self.takes_b_hn else [])
         return (dxw_t, *d_state_prev, *d_weights)
 
 
@@ -138,8 +140,8 @@ def test_step_functions_are_their_derivatives(name, gates):
     N, H = 4, 3
     xw_t = rng.standard_normal((N, gates * H)) * (3 if name == "rnn_relu" else 1)  # away from relu's kink
     state = [rng.standard_normal((N, H)) for _ in range(2 if name == "lstm" else 1)]
-    weights = [rng.standard_normal((gates * H, H))] + ([rng.standard_normal(gates * H)] if name == "gru" else [])
-    assert gradcheck(OneStep(name, takes_b_hh=name == "gru"), xw_t, *state, *weights) == []
+    weights = [rng.standard_normal((gates * H, H))] + ([rng.standard_normal(H)] if name == "gru" else [])
+    assert gradcheck(OneStep(name, takes_b_hn=name == "gru"), xw_t, *state, *weights) == []
 
 
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])

@@ -4,14 +4,14 @@ Rows are samples, as in torch: x_t (N, H_in), h and c (N, H); N batch, H hidden_
 (1 RNN, 4 LSTM, 3 GRU), G = K * H. A cell's pre-activations have a part from the input and a part
 from the state:
 
-    xw_t = x_t W_ih^T + b_ih (+ b_hh)    (N, G)   computed by the layer, for every t in one product
-    hw   = h_prev W_hh^T (+ b_hh)         (N, G)   computed by the step
+    xw_t = x_t W_ih^T + b_ih + b_hh     (N, G)   computed by the layer, for every t in one product
+    hw   = h_prev W_hh^T                (N, G)   computed by the step
 
-The RNN and the LSTM take both biases in xw_t (they only ever appear as the sum b_ih + b_hh); the
-GRU adds b_hh to hw itself, because r multiplies its n-part b_hn. Gate k is the column block
+xw_t carries every bias, as they only ever add to a pre-activation -- except the GRU's b_hn, which
+the reset gate multiplies: the GRU step takes it separately. Gate k is the column block
 k*H .. (k+1)*H of xw_t and hw (the row block k of torch's weights); ``gate_blocks`` names them.
 
-    step(xw_t, *state_prev, W_hh[, b_hh]) -> (*state, cache)            state = (h,), or (h, c) for the LSTM
+    step(xw_t, *state_prev, W_hh[, b_hn]) -> (*state, cache)            state = (h,), or (h, c) for the LSTM
     step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
 
 d_state = dL/dh (and dL/dc) from everything after the step: the output sequence at this step and
@@ -130,26 +130,27 @@ def lstm_step_backward(dh, dc, cache):
 # -- GRU -----------------------------------------------------------------------------------------------
 
 
-def gru_step(xw_t, h_prev, W_hh, b_hh):
+def gru_step(xw_t, h_prev, W_hh, b_hn):
     r"""One GRU step, gates r|z|n, with b_hn inside the reset product as torch (and cuDNN) define it:
 
-        hw = h_prev W_hh^T + b_hh               (N, 3H)
-        [xw_r, xw_z, xw_n] = xw_t,  [hw_r, hw_z, hw_n] = hw     (N, H) each
+        hw = h_prev W_hh^T                     (N, 3H), in gate blocks hw_r, hw_z, hw_n; xw_t likewise
         r = sigmoid(xw_r + hw_r)               reset gate
         z = sigmoid(xw_z + hw_z)               update gate
-        n = tanh(xw_n + r * hw_n)              candidate; a_n = xw_n + r * hw_n is its pre-activation
+        hn = hw_n + b_hn                       the state's part of the candidate, which r resets
+        n = tanh(xw_n + r * hn)                candidate; a_n = xw_n + r * hn is its pre-activation
         h = (1 - z) * n + z * h_prev           computed as torch does: n + z * (h_prev - n)
 
     Returns (h, cache), h (N, H).
     """
-    hw = h_prev @ W_hh.T + b_hh
+    hw = h_prev @ W_hh.T
     xw_r, xw_z, xw_n = gate_blocks(xw_t, 3)
     hw_r, hw_z, hw_n = gate_blocks(hw, 3)
     r = sigmoid(xw_r + hw_r)
     z = sigmoid(xw_z + hw_z)
-    n = np.tanh(xw_n + r * hw_n)
+    hn = hw_n + b_hn
+    n = np.tanh(xw_n + r * hn)
     h = n + z * (h_prev - n)
-    return h, (h_prev, r, z, n, hw_n, W_hh)
+    return h, (h_prev, r, z, n, hn, W_hh)
 
 
 def gru_step_backward(dh, cache):
@@ -159,17 +160,17 @@ def gru_step_backward(dh, cache):
 
         da_n = dh * (1 - z) * (1 - n^2)              from h = (1 - z) * n + ...,  n = tanh(a_n)
         da_z = dh * (h_prev - n) * z (1 - z)         from h = n + z * (h_prev - n)
-        da_r = da_n * hw_n * r (1 - r)               from a_n = xw_n + r * hw_n
+        da_r = da_n * hn * r (1 - r)                 from a_n = xw_n + r * hn
         dxw_t = [da_r, da_z, da_n]                   (N, 3H)
-        dhw_t = [da_r, da_z, da_n * r]               hw_n enters a_n multiplied by r
+        dhw_t = [da_r, da_z, da_n * r]               hn enters a_n multiplied by r (so does b_hn: db_hn = 1^T (da_n * r))
         dh_prev = dh * z + dhw_t W_hh                directly through z * h_prev, and through hw
 
     Returns (dxw_t, dhw_t, dh_prev).
     """
-    h_prev, r, z, n, hw_n, W_hh = cache
+    h_prev, r, z, n, hn, W_hh = cache
     da_n = dh * (1 - z) * (1 - n ** 2)
     da_z = dh * (h_prev - n) * z * (1 - z)
-    da_r = da_n * hw_n * r * (1 - r)
+    da_r = da_n * hn * r * (1 - r)
     dxw_t = np.concatenate([da_r, da_z, da_n], axis=1)
     dhw_t = np.concatenate([da_r, da_z, da_n * r], axis=1)
     dh_prev = dh * z + dhw_t @ W_hh

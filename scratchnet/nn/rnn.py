@@ -45,18 +45,18 @@ from scratchnet.nn.module import Module, Parameter, read_only
 
 
 class _CellMath(NamedTuple):
-    step: Callable  # (xw_t, *state_prev, W_hh[, b_hh]) -> (*state, cache)
+    step: Callable  # (xw_t, *state_prev, W_hh[, b_hn]) -> (*state, cache)
     step_backward: Callable  # (*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
     gates: int  # K
     has_cell: bool  # the state is (h, c) rather than (h,)
-    both_biases_in_xw: bool  # xw_t = x_t W_ih^T + b_ih + b_hh; else the step adds b_hh itself (GRU)
+    takes_b_hn: bool  # the GRU: b_hn stays out of xw_t, the step adds it inside r * (...)
 
 
 _CELL_MATH = {
-    ("RNN", "tanh"): _CellMath(steps.rnn_tanh_step, steps.rnn_tanh_step_backward, 1, False, True),
-    ("RNN", "relu"): _CellMath(steps.rnn_relu_step, steps.rnn_relu_step_backward, 1, False, True),
-    ("LSTM", "tanh"): _CellMath(steps.lstm_step, steps.lstm_step_backward, 4, True, True),
-    ("GRU", "tanh"): _CellMath(steps.gru_step, steps.gru_step_backward, 3, False, False),
+    ("RNN", "tanh"): _CellMath(steps.rnn_tanh_step, steps.rnn_tanh_step_backward, 1, False, False),
+    ("RNN", "relu"): _CellMath(steps.rnn_relu_step, steps.rnn_relu_step_backward, 1, False, False),
+    ("LSTM", "tanh"): _CellMath(steps.lstm_step, steps.lstm_step_backward, 4, True, False),
+    ("GRU", "tanh"): _CellMath(steps.gru_step, steps.gru_step_backward, 3, False, True),
 }
 
 
@@ -64,19 +64,22 @@ _CELL_MATH = {
 
 
 def _direction_forward(cell, x, state0, W_ih, W_hh, b_ih, b_hh):
-    """x (T, N, H_in), state0 = (h0,) or (h0, c0), each (N, H); b_ih, b_hh (G,) or 0 without bias.
+    """x (T, N, H_in), state0 = (h0,) or (h0, c0), each (N, H); b_ih, b_hh (G,), zeros without bias.
 
     Returns hs (T+1, N, H) with hs[0] = h0 and hs[t] = h_t, the last state (like state0), and
     what ``_direction_backward`` needs.
     """
     T, N, H_in = x.shape
-    xw = x.reshape(T * N, H_in) @ W_ih.T  # xw_t = x_t W_ih^T + b_ih (+ b_hh), every t in one product
-    xw += (b_ih + b_hh) if cell.both_biases_in_xw else b_ih  # in place: a second (T*N, G) array page-faults
+    H, step_weights = W_hh.shape[1], (W_hh,)
+    if cell.takes_b_hn:  # the GRU adds b_hn in its step, inside r * (h_prev W_hn^T + b_hn)
+        step_weights = (W_hh, b_hh[2 * H:])
+        b_hh = np.concatenate([b_hh[:2 * H], np.zeros(H, b_hh.dtype)])
+    xw = x.reshape(T * N, H_in) @ W_ih.T  # xw_t = x_t W_ih^T + b_ih + b_hh, every t in one product
+    xw += b_ih + b_hh  # in place: a second (T*N, G) array page-faults
     xw = xw.reshape(T, N, -1)
-    hidden_weights = (W_hh,) if cell.both_biases_in_xw else (W_hh, b_hh)
     state, hs, caches = state0, [state0[0]], []
     for t in range(T):
-        *state, cache = cell.step(xw[t], *state, *hidden_weights)
+        *state, cache = cell.step(xw[t], *state, *step_weights)
         hs.append(state[0])
         caches.append(cache)
     hs = np.stack(hs)
@@ -116,8 +119,10 @@ def _direction_backward(cell, saved, params, grad_hs, d_state):
 
 
 def _data(params):
-    """(W_ih, W_hh, b_ih, b_hh) Parameters -> their arrays; a missing bias (bias=False) adds 0."""
-    return tuple(0 if p is None else p.data for p in params)
+    """(W_ih, W_hh, b_ih, b_hh) Parameters -> their arrays; zeros for the biases when there are none (bias=False)."""
+    W_ih, W_hh, b_ih, b_hh = params
+    zeros = np.zeros(W_ih.shape[0], W_ih.dtype)
+    return W_ih.data, W_hh.data, zeros if b_ih is None else b_ih.data, zeros if b_hh is None else b_hh.data
 
 
 def _dropout_scale(shape, p, dtype):
