@@ -17,8 +17,9 @@ k*H .. (k+1)*H of xw_t and hw (the row block k of torch's weights); ``gate_block
 d_state = dL/dh (and dL/dc) from everything after the step: the output sequence at this step and
 the next step. dxw_t = dL/dxw_t and dhw_t = dL/dhw, both (N, G), from which the layer takes the
 parameters' gradients (dW_ih = sum_t dxw_t^T x_t, dW_hh = sum_t dhw_t^T h_prev, db_ih = sum_t 1^T dxw_t,
-db_hh = sum_t 1^T dhw_t) and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and dL/dc_prev) is the
-d_state of the step before.
+db_hh = sum_t 1^T dhw_t: a block of b_hh in xw_t has the same gradient as hw's, and the GRU's dhw_t
+for its n block is dL/d(hw_n + b_hn)) and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and
+dL/dc_prev) is the d_state of the step before.
 
 Derivatives used below: sigmoid'(a) = s (1 - s) with s = sigmoid(a), tanh'(a) = 1 - tanh(a)^2,
 relu'(a) = [a > 0] (0 at 0, as torch).
@@ -162,7 +163,7 @@ def gru_step_backward(dh, cache):
         da_z = dh * (h_prev - n) * z (1 - z)         from h = n + z * (h_prev - n)
         da_r = da_n * hn * r (1 - r)                 from a_n = xw_n + r * hn
         dxw_t = [da_r, da_z, da_n]                   (N, 3H)
-        dhw_t = [da_r, da_z, da_n * r]               hn enters a_n multiplied by r (so does b_hn: db_hn = 1^T (da_n * r))
+        dhw_t = [da_r, da_z, da_n * r]               hn = hw_n + b_hn enters a_n multiplied by r
         dh_prev = dh * z + dhw_t W_hh                directly through z * h_prev, and through hw
 
     Returns (dxw_t, dhw_t, dh_prev).

@@ -21,8 +21,8 @@ Parameters, per layer k (``_reverse`` suffix for the backward direction), exactl
 all drawn from U(-1/sqrt(H), 1/sqrt(H)); the gates are stacked in row blocks of H.
 
 One direction of one layer (``_direction_forward`` and ``_direction_backward``), step by step:
-    xw_t = x_t W_ih^T + b_ih (+ b_hh)                        every t in one product first    (T, N, G)
-    state_t, cache_t = step(xw_t, state_{t-1}, W_hh[, b_hh])                          t = 1 .. T
+    xw_t = x_t W_ih^T + b_ih + b_hh  (the GRU's b_hn aside)  every t in one product first    (T, N, G)
+    state_t, cache_t = step(xw_t, state_{t-1}, W_hh[, b_hn])                          t = 1 .. T
     dxw_t, dhw_t, d_state_{t-1} = step_backward(d_state_t, cache_t)                    t = T .. 1
     dW_ih += dxw_t^T x_t,   dW_hh += dhw_t^T h_{t-1},   db_ih += 1^T dxw_t,   db_hh += 1^T dhw_t,
     dx_t = dxw_t W_ih
@@ -107,7 +107,7 @@ def _direction_backward(cell, saved, params, grad_hs, d_state):
         dxw_t, dhw_t, *d_state = cell.step_backward(*d_state, caches[t])
         dW_ih += dxw_t.T @ x[t]  # dW_ih = sum_t dxw_t^T x_t
         dW_hh += dhw_t.T @ hs[t]  # dW_hh = sum_t dhw_t^T h_{t-1}
-        db_ih += ones @ dxw_t  # db_ih = sum_t 1^T dxw_t (a product with ones: BLAS, faster than a sum)
+        db_ih += ones @ dxw_t  # db_ih = sum_t 1^T dxw_t (as a BLAS product: faster than .sum(axis=0))
         db_hh += ones @ dhw_t  # db_hh = sum_t 1^T dhw_t
         dx[t] = dxw_t @ W_ih.data  # dx_t = dxw_t W_ih
     W_ih.accumulate_grad(dW_ih)
@@ -119,7 +119,7 @@ def _direction_backward(cell, saved, params, grad_hs, d_state):
 
 
 def _data(params):
-    """(W_ih, W_hh, b_ih, b_hh) Parameters -> their arrays; zeros for the biases when there are none (bias=False)."""
+    """(W_ih, W_hh, b_ih, b_hh) Parameters -> their arrays, zeros for the biases when there are none."""
     W_ih, W_hh, b_ih, b_hh = params
     zeros = np.zeros(W_ih.shape[0], W_ih.dtype)
     return W_ih.data, W_hh.data, zeros if b_ih is None else b_ih.data, zeros if b_hh is None else b_hh.data
