@@ -168,8 +168,10 @@ def run(args):
                "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
                "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
     if args.json:
+        from parity.report import json_text
+
         with open(args.json, "w") as handle:
-            json.dump(payload, handle, indent=2)
+            handle.write(json_text(payload))
     if args.report:
         from parity.report import write_report  # matplotlib is imported only when a report is asked for
 

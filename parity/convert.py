@@ -9,24 +9,24 @@ every key, shape and dtype, and saves it in scratchnet's format.
 Exit status: 0 done, 2 bad usage or a file that does not fit.
 """
 
-import argparse
-
 import scratchnet
 from parity.interchange import export_torch_state_dict, import_torch_state_dict
-from scratchnet.cli.entry import exit_status
+from parity.cli import parity_exit_status
+from scratchnet.cli.entry import CommandLineParser, check_output_path
 from scratchnet.cli.experiment import add_experiment_arguments, experiment_from_args
 
 
 def export_main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m parity export",
+    parser = CommandLineParser(prog="python -m parity export",
                                      description="Write a saved scratchnet model as a torch state_dict file.")
     parser.add_argument("model", help="a file written by scratchnet.save (or python -m scratchnet --save)")
     parser.add_argument("out", help="the torch file to write")
     args = parser.parse_args(argv)
-    return exit_status("python -m parity export", lambda: _export(args.model, args.out))
+    return parity_exit_status("python -m parity export", lambda: _export(args.model, args.out))
 
 
 def _export(source, out):
+    check_output_path("out", out)
     model = scratchnet.load(source)
     export_torch_state_dict(model, out)
     name = type(model).__name__
@@ -37,17 +37,18 @@ def _export(source, out):
 
 
 def import_main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m parity import",
+    parser = CommandLineParser(prog="python -m parity import",
                                      description="Load a torch state_dict file into the scratchnet model that the "
                                      "options describe, and save it in scratchnet's format.")
     parser.add_argument("source", help="a torch state_dict file (torch.save(model.state_dict(), path))")
     parser.add_argument("out", help="the scratchnet model file to write")
     add_experiment_arguments(parser, default_dtype="float32")
     args = parser.parse_args(argv)
-    return exit_status("python -m parity import", lambda: _import(args))
+    return parity_exit_status("python -m parity import", lambda: _import(args))
 
 
 def _import(args):
+    check_output_path("out", args.out)
     experiment = experiment_from_args(args)
     name, kwargs = experiment.model_spec()
     model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)

@@ -33,12 +33,26 @@ def log_floor(*series):
     return 10.0 ** (math.floor(math.log10(smallest)) - 1)
 
 
+def json_text(payload):
+    """``payload`` as JSON, with NaN and infinities (an R^2 of a constant target) written as null: JSON has no NaN."""
+    def finite(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(payload), indent=2, allow_nan=False)
+
+
 def write_report(directory, payload):
     """Write report.md, report.json, loss.png and differences.png into ``directory``; returns their paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {name: directory / name for name in ("report.md", "report.json", "loss.png", "differences.png")}
-    paths["report.json"].write_text(json.dumps(payload, indent=2))
+    paths["report.json"].write_text(json_text(payload))
     plot_losses(payload, paths["loss.png"])
     plot_differences(payload, paths["differences.png"])
     paths["report.md"].write_text(markdown(payload))

@@ -5,6 +5,7 @@ hint), the exit status says which (2 bad usage or input, 130 Ctrl-C), and never 
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -499,3 +500,33 @@ def test_every_option_has_help_and_no_abbreviations(name):
 def test_help_lists_the_loss_aliases():
     text = " ".join(scratchnet_cli.build_parser().format_help().split())
     assert "cross_entropy (or ce), bce_with_logits (or bce), mse, l1 (or mae), huber, smooth_l1" in text
+
+
+# -- the import/export subcommands, and what the other parts of the issue asked of the command lines --
+
+
+@pytest.mark.parametrize("command, hint", [("export", "lists the options"), ("import", "did you mean --model?")])
+def test_export_and_import_take_options_as_strictly_as_the_other_commands(command, hint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parity_cli.main([command, "a.snet", "b.pt", "--modle", "cnn"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "unrecognized arguments: --modle" in err[0] and hint in err[1]
+
+
+def test_save_to_a_device_is_refused_before_training(capsys):
+    before = os.stat("/dev/null")
+    assert scratchnet_cli.main(["--epochs", "500", "--save", "/dev/null"]) == 2
+    out, err = capsys.readouterr()
+    assert "cannot save over a character device" in err and "Epoch" not in out
+    after = os.stat("/dev/null")
+    assert (after.st_mode, after.st_rdev) == (before.st_mode, before.st_rdev)
+
+
+def test_a_constant_regression_target_reads_n_a_and_json_has_no_nan():
+    from parity.report import json_text
+
+    scores = {"mse": 1.0, "mae": 1.0, "r2": scratchnet.metrics.r2_score(np.ones(4), np.zeros(4))}
+    assert scratchnet.cli.experiment.format_scores(scores).endswith("R^2: n/a: the target is constant")
+    assert json.loads(json_text({"scores": scores, "steps": [float("inf")]})) == {
+        "scores": {"mse": 1.0, "mae": 1.0, "r2": None}, "steps": [None]}

@@ -184,7 +184,7 @@ def format_scores(scores, label="Test"):
     """The lecture's ``Test Accuracy: 84.00%``, or ``Test MSE: ..., MAE: ..., R^2: ...``."""
     if "accuracy" in scores:
         return f"{label} Accuracy: {scores['accuracy'] * 100:.2f}%"
-    return f"{label} MSE: {scores['mse']:.4f}, MAE: {scores['mae']:.4f}, R^2: {scores['r2']:.4f}"
+    return f"{label} MSE: {scores['mse']:.4f}, MAE: {scores['mae']:.4f}, R^2: {metrics.format_r2(scores['r2'])}"
 
 
 def add_experiment_arguments(parser, default_dtype):

@@ -38,6 +38,8 @@ def build_parser():
 def run(args):
     check_input_path("--load", args.load)
     check_output_path("--save", args.save)
+    if args.save:
+        scratchnet.serialization.save_target(args.save)  # a FIFO or device is refused before training, not after
     limit_blas_threads(args.threads)
     experiment = experiment_from_args(args)
     X_train, X_test, y_train, y_test = experiment.model_split()
