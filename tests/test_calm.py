@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from hypothesis_profiles import examples
+
 import scratchnet
 import scratchnet.cli.experiment
 import scratchnet.cli.main as scratchnet_cli
@@ -466,7 +468,7 @@ def test_replay_refuses_an_example_outside_the_fuzzers_space(change, message, ca
 def test_replay_takes_every_example_the_fuzzer_draws():
     from hypothesis import given, settings
 
-    @settings(max_examples=200, database=None)
+    @settings(examples(200), database=None)
     @given(fuzz.example_strategy())
     def round_trip(example):
         assert fuzz.parse_example(json.dumps(example)) == example

@@ -10,8 +10,10 @@ checks that eval mode under torch.no_grad() still agrees at MODULE's tolerance.
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
 
 import scratchnet
 import torchnet.models
@@ -42,7 +44,7 @@ def torch_generate(model):
 # head_dim >= 2: with n_embd = 1 a LayerNorm row is one value, x - mean(x) is rounding noise, amplified by
 # 1/sqrt(eps); float32 torch and NumPy round it differently (ln_f.weight.grad ~1e-5 apart)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@settings(max_examples=15)
+@examples(15)
 @given(n_layer=st.integers(1, 2), n_head=st.integers(1, 3), head_dim=st.integers(2, 4),
        vocab_size=st.integers(2, 12), block_size=st.integers(1, 8), B=st.integers(1, 3), data=st.data())
 def test_gpt_matches_torch(dtype, n_layer, n_head, head_dim, vocab_size, block_size, B, data):
@@ -130,7 +132,7 @@ def test_gradcheck_with_dropout():
     assert model.h[0].attn._cache[4] is not None  # and so did the attention's
 
 
-@settings(max_examples=10)
+@examples(10)
 @given(T=st.integers(2, 6), t=st.integers(0, 4), seed=st.integers(0, 2**16))
 def test_logits_at_t_do_not_see_later_tokens(T, t, seed):
     t = min(t, T - 2)

@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
 
 import scratchnet
 import scratchnet.nn as snn
@@ -74,7 +76,7 @@ def grads_for(kind, output_shape, state_shape, use, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@settings(max_examples=30)
+@examples(30)
 @given(
     kind=st.sampled_from(KINDS),
     input_size=st.integers(1, 4), hidden_size=st.integers(1, 5), num_layers=st.integers(1, 3),

@@ -4,8 +4,10 @@ the step functions of ``scratchnet.nn.recurrent_steps`` checked against central 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
 
 import scratchnet
 import scratchnet.nn as snn
@@ -48,7 +50,7 @@ class TorchWithState(torch.nn.Module):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@settings(max_examples=30)
+@examples(30)
 @given(kind=st.sampled_from(KINDS), input_size=st.integers(1, 5), hidden_size=st.integers(1, 6),
        N=st.integers(1, 5), batched=st.booleans(), with_state=st.booleans(), bias=st.booleans(),
        seed=st.integers(0, 2**16))
