@@ -279,7 +279,7 @@ class _RNNBase(Module):
         if not batched:
             output, finals = output[:, 0], tuple(s[:, 0] for s in finals)
         self._output_shape, self._state_shape = output.shape, finals[0].shape
-        output, finals = read_only(output), tuple(read_only(s) for s in finals)  # views of what backward reads
+        output, finals = read_only(output), tuple(read_only(s) for s in finals)  # output views hs, which backward reads
         return (output, finals) if self._cell.has_cell else (output, finals[0])
 
     # -- backward -------------------------------------------------------------------------------
