@@ -62,18 +62,25 @@ def _numpy_grad(tensor):
     return None if tensor.grad is None else to_numpy(tensor.grad)
 
 
-def _criteria(name, kwargs):
-    """The same-named loss on both sides; array arguments (class weights) become tensors for torch."""
+def _criteria(name, kwargs, per_token=False):
+    """The same-named loss on both sides; array arguments (class weights) become tensors for torch.
+
+    ``per_token``: for a sequence model (a GPT), the loss of logits (B, T, V) against targets (B, T),
+    each position one sample: both sides flatten them to (B*T, V) and (B*T,) in ``PerTokenLoss``.
+    """
     if not hasattr(scratchnet.nn, name) or not hasattr(torch.nn, name):
         raise ValueError(f"unknown loss {name!r}")
     torch_kwargs = {key: to_torch(v) if isinstance(v, np.ndarray) else v for key, v in kwargs.items()}
-    return getattr(scratchnet.nn, name)(**kwargs), getattr(torch.nn, name)(**torch_kwargs)
+    criteria = getattr(scratchnet.nn, name)(**kwargs), getattr(torch.nn, name)(**torch_kwargs)
+    if per_token:
+        return scratchnet.training.PerTokenLoss(criteria[0]), torchnet.training.PerTokenLoss(criteria[1])
+    return criteria
 
 
 def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
                        criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
                        batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None,
-                       predict=None, score=None):
+                       predict=None, score=None, per_token=False, generate=None, score_outputs=None):
     """Train both models on ``data`` (a ``scratchnet.data.Split`` of NumPy arrays); returns a TrainingReport.
 
     ``data``'s targets are in the form the loss takes. ``log(epoch, report)`` is called after
@@ -81,6 +88,12 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     per epoch, shared by both sides. At the end both models predict the test set with
     ``predict(outputs)`` (default: argmax) and are scored with ``score(predictions)`` (a dict
     of metrics; default: accuracy against ``y_test``).
+
+    Sequence models (a GPT: integer token ids X (N, T), logits (N, T, V), targets y (N, T)):
+    ``per_token=True`` scores every position (see ``_criteria``). ``generate(model)``, called with
+    each side's model in eval mode, replaces ``predict(outputs)`` for models that decode (greedy
+    answers (N, answer_length)): a row of predictions agrees only when every token does.
+    ``score_outputs(outputs)`` adds metrics read from the test outputs themselves (a test loss).
     """
     predict = predict or (lambda outputs: outputs.argmax(axis=1))
     score = score or (lambda predictions: {"accuracy": float((predictions == data[3]).mean())})
@@ -98,7 +111,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     check_batches(len(X_train), batch_size, drop_last)
     torch_to_scratch(torch_model, scratch_model)
     shadow = copy.deepcopy(scratch_model) if step_check else None
-    criteria = _criteria(criterion, criterion_kwargs or {})
+    criteria = _criteria(criterion, criterion_kwargs or {}, per_token)
     optimizers = (getattr(scratchnet.optim, optimizer)(scratch_model.parameters(), lr=lr, **(optimizer_kwargs or {})),
                   getattr(torch.optim, optimizer)(torch_model.parameters(), lr=lr, **(optimizer_kwargs or {})))
     pairs = _pairs(scratch_model, torch_model)
@@ -188,14 +201,21 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     s_outputs = scratch_model(X_test)
     record("logits", compare("test outputs", s_outputs, t_outputs, trajectory_tol["logits"]), "test set",
            report.max_abs_diff)
-    s_pred, t_pred = predict(s_outputs), predict(t_outputs)
+    if generate is not None:
+        s_pred, t_pred = generate(scratch_model), generate(torch_model)
+    else:
+        s_pred, t_pred = predict(s_outputs), predict(t_outputs)
     report.test_metrics = {"scratchnet": score(s_pred), "torch": score(t_pred)}
+    if score_outputs is not None:
+        report.test_metrics["scratchnet"].update(score_outputs(s_outputs))
+        report.test_metrics["torch"].update(score_outputs(t_outputs))
     report.test_accuracy = {side: m["accuracy"] for side, m in report.test_metrics.items() if "accuracy" in m}
     if s_pred.dtype.kind == "f":  # regression: a prediction agrees when within the outputs' tolerance
         tol = trajectory_tol["logits"]
         report.prediction_agreement = float(np.isclose(s_pred, t_pred, atol=tol.atol, rtol=tol.rtol).mean())
     else:
-        report.prediction_agreement = float((s_pred == t_pred).mean())
+        same = (s_pred == t_pred).reshape(len(s_pred), -1)  # a sample's predictions: a label, or a row of tokens
+        report.prediction_agreement = float(same.all(axis=1).mean())
     if report.prediction_agreement < report.tolerances["prediction_agreement"]:
         report.failures.append(f"test predictions agree on {report.prediction_agreement:.2%} of samples, "
                                f"below {report.tolerances['prediction_agreement']:.0%}")

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from scratchnet._checks import check_dataset
+from scratchnet._checks import check_array, check_dataset
 from scratchnet.data import check_batches, iterate_batches
 from scratchnet.nn import CrossEntropyLoss
 from scratchnet.optim import Adam
@@ -109,6 +109,41 @@ def train_step(model, criterion, optimizer, X, y):
     return logits, float(loss)
 
 
+class PerTokenLoss:
+    """A loss on every position of a sequence model's outputs (a GPT's): logits (B, T, V), targets (B, T).
+
+    Each position is one sample of ``criterion`` (CrossEntropyLoss; a -100 target is not scored):
+
+        loss = criterion(logits.reshape(B*T, V), y.reshape(B*T))
+        dL/dlogits = criterion.backward().reshape(B, T, V)
+    """
+
+    def __init__(self, criterion):
+        self.criterion = criterion
+        self.shape = None
+
+    def __call__(self, logits, y):
+        self.shape = logits.shape
+        return self.criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    def backward(self):
+        return self.criterion.backward().reshape(self.shape)
+
+    def __repr__(self):
+        return f"PerTokenLoss({self.criterion!r})"
+
+
+def check_training_data(X, y, name="X_train"):
+    """Float features (``check_dataset``), or integer token ids (N, T) with targets (N, T) for a GPT."""
+    if not (isinstance(X, np.ndarray) and X.dtype.kind in "iu"):
+        return check_dataset(X, y, name)
+    check_array(y, "y")
+    if X.ndim != 2 or len(X) == 0 or y.shape != X.shape:
+        raise ValueError(f"{name} of token ids must have shape (N, T) with N >= 1 and targets y of the same shape, "
+                         f"got {X.shape} and {y.shape}")
+    return X, y
+
+
 def check_finite_parameters(model):
     """Raise TrainingDivergedError naming the first parameter holding a NaN or infinity."""
     for name, param in model.named_parameters():
@@ -120,7 +155,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
         shuffle=True, drop_last=False, seed=0, print_every=5, log=print, progress=None):
     """Train ``model`` and return the per-epoch losses.
 
-    Defaults are the lecture's: full batch, cross-entropy, Adam(lr=1e-3), and every
+    ``X_train`` holds float features, or integer token ids (N, T) for a GPT, whose ``criterion``
+    is then a ``PerTokenLoss``. Defaults are the lecture's: full batch, cross-entropy, Adam(lr=1e-3), and every
     ``print_every`` epochs a line ``Epoch [5/20], Loss: 0.6710``. With ``batch_size`` the
     data is cut into mini-batches (reshuffled each epoch from ``seed`` when ``shuffle``)
     and an epoch's loss is the sample-weighted mean of its batch losses.
@@ -128,7 +164,7 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     ``progress``: None, or a bar with ``reset(total)``, ``update(n, **fields)``, ``clear()`` and
     ``close()`` (``scratchnet.cli.progress.ProgressBar``); it advances per epoch.
     """
-    check_dataset(X_train, y_train, "X_train")
+    check_training_data(X_train, y_train, "X_train")
     if num_epochs < 0:
         raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
     criterion = CrossEntropyLoss() if criterion is None else criterion

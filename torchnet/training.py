@@ -17,6 +17,17 @@ def train_step(model, criterion, optimizer, X, y):
     return outputs.detach(), loss.item()
 
 
+class PerTokenLoss(nn.Module):
+    """scratchnet.training.PerTokenLoss: ``criterion`` on logits (B, T, V) reshaped to (B*T, V), targets to (B*T,)."""
+
+    def __init__(self, criterion):
+        super().__init__()
+        self.criterion = criterion
+
+    def forward(self, logits, y):
+        return self.criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
 def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, optimizer=None, batch_size=None,
         shuffle=True, drop_last=False, seed=0, print_every=5, log=print):
     """Train ``model`` and return the per-epoch losses (full batch by default, as the lecture does).

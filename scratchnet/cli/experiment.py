@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scratchnet import metrics, nn, optim, serialization
-from scratchnet.cli.entry import check_seed
-from scratchnet.data import DATASETS, TASKS, Split, load_csv, load_dataset
+from scratchnet.cli.entry import check_input_path, check_seed
+from scratchnet.data import DATASETS, TASKS, TOKEN_DATASETS, Split, load_csv, load_dataset
 from scratchnet.models import ACTIVATIONS, hidden_widths
+from scratchnet.nn import CrossEntropyLoss
+from scratchnet.text import exact_match, greedy_answers, make_addition, make_char_lm, make_sort, perplexity
+from scratchnet.training import PerTokenLoss
 
 LOSS_NAMES = {
     "cross_entropy": "CrossEntropyLoss",
@@ -36,15 +39,18 @@ TASK_LOSSES = {
     "multiclass": ("CrossEntropyLoss",),
     "regression": ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"),
 }
-MODELS = ("mlp", "cnn", "rnn", "lstm", "gru")
+MODELS = ("mlp", "cnn", "rnn", "lstm", "gru", "gpt")
 # The constructor arguments a model's data fixes (the rest, such as hidden widths, may differ).
 DATA_SIZES = {"MLP": ("input_dim", "output_dim"), "CNN": ("in_channels", "num_classes", "image_size"),
-              "SequenceClassifier": ("input_size", "num_classes")}
+              "SequenceClassifier": ("input_size", "num_classes"), "GPT": ("vocab_size", "block_size")}
 # With only --model given: the lecture's data for the MLP, digits as images or as rows for the others,
 # which train in mini-batches of 64 (the MLP keeps the lecture's full batch).
-DEFAULT_DATASET = {"mlp": "lecture", "cnn": "digits", "rnn": "digits-seq", "lstm": "digits-seq", "gru": "digits-seq"}
-DEFAULT_BATCH_SIZE = {"mlp": None, "cnn": 64, "rnn": 64, "lstm": 64, "gru": 64}
-DEFAULT_HIDDEN = {"mlp": "64,64", "cnn": "16,32", "rnn": "64", "lstm": "64", "gru": "64"}
+DEFAULT_DATASET = {"mlp": "lecture", "cnn": "digits", "rnn": "digits-seq", "lstm": "digits-seq", "gru": "digits-seq",
+                   "gpt": "addition"}
+DEFAULT_BATCH_SIZE = {"mlp": None, "cnn": 64, "rnn": 64, "lstm": 64, "gru": 64, "gpt": 64}
+DEFAULT_HIDDEN = {"mlp": "64,64", "cnn": "16,32", "rnn": "64", "lstm": "64", "gru": "64", "gpt": "64,64"}
+DEFAULT_EPOCHS = {"gpt": 5}  # 20 for the others
+DEFAULT_OPTIMIZER = {"gpt": "AdamW"}  # Adam for the others
 SINGLE_OUTPUT_LOSSES = ("BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss")
 # The named datasets whose samples are the pixels of square images (digits-seq reads the same images row by row).
 IMAGE_DATASETS = {"digits": "8x8 images of handwritten digits", "digits-seq": "the same images as 8 rows of 8"}
@@ -184,6 +190,10 @@ def format_scores(scores, label="Test"):
     """The lecture's ``Test Accuracy: 84.00%``, or ``Test MSE: ..., MAE: ..., R^2: ...``."""
     if "accuracy" in scores:
         return f"{label} Accuracy: {scores['accuracy'] * 100:.2f}%"
+    if "exact_match" in scores:
+        return f"{label} exact match: {scores['exact_match'] * 100:.2f}% (every answer token right)"
+    if "perplexity" in scores:
+        return f"{label} loss: {scores['loss']:.4f} nats per character, perplexity {scores['perplexity']:.2f}"
     return f"{label} MSE: {scores['mse']:.4f}, MAE: {scores['mae']:.4f}, R^2: {metrics.format_r2(scores['r2'])}"
 
 
@@ -200,21 +210,31 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--test-size", type=float, default=0.2, help="fraction held out for testing (default 0.2)")
     parser.add_argument("--model", choices=MODELS, default="mlp",
                         help="mlp (default); cnn for digits as 8x8 images; rnn, lstm or gru for sequences "
-                        "(digits-seq, genre)")
+                        "(digits-seq, genre); gpt, a small decoder-only Transformer, for token sequences "
+                        "(addition, sort, or --text PATH)")
     parser.add_argument("--hidden", default=None,
                         help="comma-separated widths: an MLP's hidden layers (default 64,64), a CNN's channels per "
-                        "conv-pool stage (default 16,32), a recurrent model's layers (equal widths; default 64)")
+                        "conv-pool stage (default 16,32), a recurrent model's layers (equal widths; default 64), "
+                        "a GPT's blocks (equal widths, n_embd; default 64,64: 2 blocks of width 64)")
+    parser.add_argument("--heads", type=int, default=4, help="attention heads per GPT block (default 4; must divide "
+                        "the width)")
+    parser.add_argument("--text", metavar="PATH",
+                        help="with --model gpt: a character-level language model of a UTF-8 text file, scored by "
+                        "test loss and perplexity (the last --test-size of the text is held out)")
+    parser.add_argument("--block-size", type=int, default=32,
+                        help="with --text: characters of context the GPT reads (default 32)")
     parser.add_argument("--activation", default="relu", help="one of: " + ", ".join(ACTIVATION_NAMES) + " (default relu)")
     aliases = {name: alias for alias, name in LOSS_ALIASES.items()}
     parser.add_argument("--loss", default=None,
                         help="one of: " + ", ".join(f"{name} (or {aliases[name]})" if name in aliases else name
                                                     for name in losses)
                         + " (default: cross_entropy for classification, mse for regression)")
-    parser.add_argument("--optimizer", default="adam", help="one of: " + ", ".join(optimizers) + " (default adam)")
+    parser.add_argument("--optimizer", default=None,
+                        help="one of: " + ", ".join(optimizers) + " (default adam; adamw for gpt)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others)")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 20; 5 for gpt)")
     parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed for the initial weights and the batch order (default 42; 0 to 2**63 - 1)")
@@ -228,6 +248,10 @@ def experiment_from_args(args, copies=1):
 
     ``copies``: how many copies of the model the command trains at once (parity: 3), for the memory check.
     """
+    if args.epochs is None:
+        args.epochs = DEFAULT_EPOCHS.get(args.model, 20)
+    if args.optimizer is None:
+        args.optimizer = DEFAULT_OPTIMIZER.get(args.model, "adam")
     if args.epochs < 0:
         raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
     if not np.isfinite(args.lr) or args.lr <= 0:
@@ -245,6 +269,10 @@ def experiment_from_args(args, copies=1):
     activation = resolve("activation", args.activation, ACTIVATION_NAMES)
     optimizer = resolve("optimizer", args.optimizer, available(OPTIMIZER_NAMES, optim))
     dtype = np.dtype(args.dtype)
+    if args.model == "gpt":
+        return gpt_experiment_from_args(args, hidden, optimizer, dtype, copies)
+    if args.text:
+        raise ValueError("--text trains a character-level language model: add --model gpt")
 
     if args.csv and args.dataset:
         raise ValueError("give either --dataset or --csv, not both")
@@ -293,6 +321,10 @@ def parameter_count(name, kwargs):
         final = kwargs["image_size"] // 2 ** len(kwargs["channels"])
         convs = sum((c_in * k * k + 1) * c_out for c_in, c_out in zip(channels[:-1], channels[1:]))
         return convs + (channels[-1] * final * final + 1) * kwargs["num_classes"]
+    if name == "GPT":
+        C, V = kwargs["n_embd"], kwargs["vocab_size"]
+        block = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (4 * C * C + 4 * C) + (4 * C * C + C)
+        return (V + kwargs["block_size"]) * C + kwargs["n_layer"] * block + 2 * C + C * V  # wte, wpe, h, ln_f, head
     gates = {"rnn": 1, "lstm": 4, "gru": 3}[kwargs["cell"]] * kwargs["hidden_size"]  # rows of W_ih, W_hh, b_ih, b_hh
     inputs = [kwargs["input_size"]] + [kwargs["hidden_size"]] * (kwargs["num_layers"] - 1)
     recurrent = sum(gates * (size + kwargs["hidden_size"] + 2) for size in inputs)
@@ -324,6 +356,9 @@ def values_per_sample(name, kwargs, sample_shape):
             values += 2 * channels * side * side + channels * (side // 2) ** 2  # convolution, ReLU, pooling
             side //= 2
         return values
+    if name == "GPT":  # per position and block: ~16 values of width C and the attention's T scores per head
+        T, C = sample_shape[0], kwargs["n_embd"]
+        return T * (kwargs["n_layer"] * (16 * C + kwargs["n_head"] * T) + 2 * kwargs["vocab_size"])
     gates = {"rnn": 1, "lstm": 4, "gru": 3}[kwargs["cell"]]
     steps = sample_shape[0]
     return steps * kwargs["num_layers"] * (gates + 2) * kwargs["hidden_size"] + kwargs["num_classes"]
@@ -338,9 +373,9 @@ def check_memory(experiment, copies=1):
     """
     name, kwargs = experiment.model_spec()
     parameters = parameter_count(name, kwargs)
-    X_train, X_test = experiment.dataset.split.X_train, experiment.dataset.split.X_test
+    X_train, X_test = experiment.model_split()[:2]
     rows = max(min(experiment.batch_size or len(X_train), len(X_train)), len(X_test))
-    values = values_per_sample(name, kwargs, experiment.dataset.sample_shape)
+    values = values_per_sample(name, kwargs, X_train.shape[1:] if name == "GPT" else experiment.dataset.sample_shape)
     dtype = np.dtype(experiment.dtype)
     needed = dtype.itemsize * copies * (4 * parameters + 2 * rows * values)
     available = available_memory()
@@ -393,6 +428,9 @@ def load_model_for(experiment, path):
 
 def options_for(name, config):
     """What a saved model's header implies: ``--model cnn: its CNN takes 8x8 images of 1 channel(s) and 10 classes``."""
+    if name == "GPT":
+        return (f"--model gpt: its GPT reads {config['block_size']} tokens of a vocabulary of {config['vocab_size']} "
+                f"(--dataset addition: 8 of 12, sort: 12 of 12; --text: --block-size and the text's characters)")
     if name == "CNN":
         side = config["image_size"]
         option, data = "cnn", f"{side}x{side} images of {config['in_channels']} channel(s)"
@@ -405,3 +443,139 @@ def options_for(name, config):
         return (f"--model {option}: its {name} takes {data} and gives one output (--loss bce_with_logits for a "
                 f"binary task, or a regression loss)")
     return f"--model {option}: its {name} takes {data} and {outputs} classes"
+
+
+def check_gpt_options(args, hidden):
+    """The options that make no sense for a GPT, refused with the ones that do."""
+    if len(set(hidden)) != 1:
+        raise ValueError(f"--hidden for --model gpt gives one width per block and they must be equal (n_embd), "
+                         f"got {args.hidden!r}")
+    if args.heads < 1 or hidden[0] % args.heads:
+        raise ValueError(f"--heads must be a positive integer dividing the width {hidden[0]}, got {args.heads}")
+    if args.csv or args.target:
+        raise ValueError("--model gpt trains on token sequences: --dataset addition, --dataset sort or --text PATH, "
+                         "not --csv")
+    if args.text and args.dataset:
+        raise ValueError("give either --dataset or --text, not both")
+    if args.dataset and args.dataset not in TOKEN_DATASETS:
+        raise ValueError(f"--model gpt trains on token sequences: --dataset {' or '.join(TOKEN_DATASETS)}, or "
+                         f"--text PATH (any UTF-8 text file); {args.dataset} is not one "
+                         f"(use --model mlp, cnn, rnn, lstm or gru for it)")
+    if args.loss is not None and resolve("loss", args.loss, available(LOSS_NAMES, nn), LOSS_ALIASES) != \
+            "CrossEntropyLoss":
+        raise ValueError("--model gpt predicts the next token with cross_entropy; other losses do not apply")
+    if args.task is not None:
+        raise ValueError("--task does not apply to --model gpt (its task is next-token prediction)")
+    if not 0 < args.test_size < 1:
+        raise ValueError(f"--test-size must be between 0 and 1, got {args.test_size}")
+    if args.block_size < 1:
+        raise ValueError(f"--block-size must be a positive integer, got {args.block_size}")
+
+
+def read_text(path):
+    """A UTF-8 text file's contents; a missing, empty or non-UTF-8 file is a ValueError naming it."""
+    check_input_path("--text", path)
+    if not os.path.exists(path):
+        raise ValueError(f"--text {path}: no such file")
+    if os.path.isdir(path):
+        raise ValueError(f"--text {path} is a directory; give a text file")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data.strip():
+        raise ValueError(f"--text {path} is empty; give a text file of at least a few thousand characters")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"--text {path} is not UTF-8 text (byte {error.start} is {data[error.start]:#04x}); "
+                         f"save it as UTF-8 first") from None
+
+
+def load_token_dataset(args):
+    """--dataset addition / sort, or --text PATH: a ``scratchnet.text.TokenDataset``."""
+    if args.text:
+        text = read_text(args.text)
+        try:
+            return make_char_lm(text, block_size=args.block_size, test_size=args.test_size,
+                                name=os.path.basename(args.text))
+        except ValueError as error:
+            raise ValueError(f"--text {args.text}: {error}") from None
+    name = args.dataset or DEFAULT_DATASET["gpt"]
+    if name == "addition":
+        return make_addition(2, test_size=args.test_size, seed=0)
+    return make_sort(6, n_samples=5000, test_size=args.test_size, seed=0)
+
+
+def gpt_experiment_from_args(args, hidden, optimizer, dtype, copies):
+    check_gpt_options(args, hidden)
+    batch_size = DEFAULT_BATCH_SIZE["gpt"] if args.batch_size is None else args.batch_size
+    experiment = GPTExperiment(dataset=load_token_dataset(args), n_layer=len(hidden), n_head=args.heads,
+                               n_embd=hidden[0], optimizer=optimizer, lr=args.lr, batch_size=batch_size,
+                               epochs=args.epochs, seed=args.seed, dtype=dtype)
+    check_memory(experiment, copies)
+    return experiment
+
+
+@dataclass
+class GPTExperiment:
+    """A GPT on a ``scratchnet.text.TokenDataset``: next-token prediction on every position.
+
+    The loss is ``PerTokenLoss(CrossEntropyLoss())``: logits (B, T, V) against targets (B, T), each
+    position a sample (-100 where it is not scored). An exact-match task (addition, sort) is scored
+    by greedy-decoding the held-out prompts; a language model (--text) by its test loss and perplexity.
+    """
+
+    dataset: object
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    optimizer: str = "AdamW"
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 5
+    seed: int = 42
+    dtype: np.dtype = np.dtype(np.float32)
+    model: str = "gpt"
+    loss: str = "CrossEntropyLoss"
+
+    @property
+    def task(self):
+        return "language model" if self.dataset.prompt_length is None else "exact match"
+
+    def model_spec(self):
+        return "GPT", dict(vocab_size=len(self.dataset.vocab), block_size=self.dataset.block_size,
+                           n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, dropout=0.0)
+
+    def model_split(self):
+        data = self.dataset
+        return Split(data.X_train, data.X_test, data.y_train, data.y_test)
+
+    def criterion(self):
+        return PerTokenLoss(CrossEntropyLoss())
+
+    def answers(self, generate):
+        """The greedy answers to the test prompts, (N_test, answer_length); ``generate(idx, n)`` on int64 arrays."""
+        return greedy_answers(generate, self.dataset.test_prompts(), self.dataset.answer_length)
+
+    def score_answers(self, predicted):
+        return {"exact_match": exact_match(predicted, self.dataset.test_answers())}
+
+    def score_outputs(self, logits):
+        """The test loss (mean cross-entropy per scored token, in nats) and its perplexity."""
+        loss = float(self.criterion()(logits, self.dataset.y_test))
+        return {"loss": loss, "perplexity": perplexity(loss)}
+
+    def sample(self, generate, length=200):
+        """(prompt, continuation): the first characters of the held-out text and ``length`` greedy ones after them."""
+        prompt = self.dataset.X_test[:1, :min(16, self.dataset.block_size)]
+        tokens = generate(np.ascontiguousarray(prompt), length)[0]
+        vocab = self.dataset.vocab
+        return vocab.decode(tokens[:prompt.shape[1]]), vocab.decode(tokens[prompt.shape[1]:])
+
+    def describe(self, spec=None):
+        name, kwargs = spec or self.model_spec()
+        data = self.dataset
+        return (f"{data.name} ({self.task}, {len(data.X_train)} training sequences, {len(data.X_test)} held out), "
+                f"GPT {kwargs['n_layer']} block(s) x {kwargs['n_head']} heads, n_embd {kwargs['n_embd']}, "
+                f"block_size {kwargs['block_size']}, vocabulary {kwargs['vocab_size']}, CrossEntropyLoss per token, "
+                f"{self.optimizer}(lr={self.lr:g}), {self.epochs} epochs, batch size {self.batch_size}, "
+                f"{np.dtype(self.dtype).name}, seed {self.seed}")

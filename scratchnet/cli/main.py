@@ -49,7 +49,7 @@ def run(args):
         model = load_model_for(experiment, args.load)
     else:
         model = getattr(scratchnet.models, name)(**kwargs, dtype=experiment.dtype)
-    criterion = getattr(scratchnet.nn, experiment.loss)()
+    criterion = experiment.criterion() if experiment.model == "gpt" else getattr(scratchnet.nn, experiment.loss)()
     optimizer = getattr(scratchnet.optim, experiment.optimizer)(model.parameters(), lr=experiment.lr)
     try:
         fit(model, X_train, y_train, num_epochs=experiment.epochs, criterion=criterion,
@@ -61,11 +61,25 @@ def run(args):
     if args.save:
         scratchnet.save(model, args.save)
     model.eval()
+    if experiment.model == "gpt":
+        print_gpt_scores(experiment, model, X_test)
+        return 0
     scores = experiment.score(experiment.dataset.split.y_test, experiment.predictions(model(X_test)))
     print(format_scores(scores))
     if "confusion_matrix" in scores:
         print(format_confusion_matrix(np.array(scores["confusion_matrix"]), experiment.dataset.class_names))
     return 0
+
+
+def print_gpt_scores(experiment, model, X_test):
+    """Exact match of the greedy answers to the held-out prompts; or, for --text, test loss, perplexity and a sample."""
+    if experiment.task == "exact match":
+        print(format_scores(experiment.score_answers(experiment.answers(model.generate))))
+        return
+    print(format_scores(experiment.score_outputs(model(X_test))))
+    prompt, continuation = experiment.sample(model.generate)
+    print(f"Sample (greedy, after the held-out text's first {len(prompt)} characters {prompt!r}):")
+    print(prompt + continuation)
 
 
 def save_interrupted(model, path, interrupt):
