@@ -7,8 +7,9 @@ import torch
 import torchnet
 from parity import cli as parity_cli
 from parity import trace
-from parity.trace import check, trace_step
+from parity.trace import check, trace_attention, trace_step
 from scratchnet.nn import ReLU
+from scratchnet.nn import attention as scratch_attention
 
 CASES = [
     dict(),  # the default: MLP 3-4-2, ReLU, 2 samples, float64
@@ -155,3 +156,193 @@ def test_bad_options_exit_2_with_one_line(argv, message, capsys):
     assert parity_cli.main(["trace", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+# -- python -m parity trace --model attention ------------------------------------------------------
+
+ATTENTION_CASES = [
+    dict(),  # the default: 3 tokens, embed 4, 2 heads, causal, float64
+    dict(seq=5, embed=6, heads=3, mask="none", seed=2),
+    dict(seq=1, embed=2, heads=1, seed=0),
+]
+
+
+@pytest.mark.parametrize("options", ATTENTION_CASES)
+def test_attention_every_numpy_value_equals_torchs(options):
+    rows, torch_check = trace_attention(**options)
+    assert check(rows, np.float64) == [] and all(diff.passed for diff in torch_check)
+    for row in rows:
+        assert row.scratch.shape == row.torch.shape, row.name
+        np.testing.assert_allclose(row.scratch, row.torch, rtol=1e-10, atol=1e-12, err_msg=row.name)
+    heads = options.get("heads", 2)
+    assert {f"S_{heads}", f"dK_{heads}"} <= set(by_name(rows)) and f"S_{heads + 1}" not in by_name(rows)
+
+
+def test_attention_the_torch_column_is_torchs_own_layer():
+    """y and every gradient in torch's column are what torch's MultiheadAttention gives, run plainly here."""
+    rows = by_name(trace_attention(seed=4)[0])
+    torch.manual_seed(4)
+    mha = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64)
+    with torch.no_grad():
+        mha.in_proj_bias.uniform_(-0.5, 0.5)
+        mha.out_proj.bias.uniform_(-0.5, 0.5)
+    rng = np.random.default_rng(4)
+    x = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    dy = torch.tensor(rng.standard_normal((3, 4)))
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64)
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        y, _ = mha(x, x, x, attn_mask=mask, need_weights=False)  # the path the trace runs
+        _, weights = mha(x, x, x, attn_mask=mask, average_attn_weights=False)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
+    y.backward(dy)
+    np.testing.assert_array_equal(rows["x"].torch, x.detach().numpy())
+    np.testing.assert_array_equal(rows["dy"].torch, dy.numpy())
+    np.testing.assert_array_equal(rows["y"].torch, y.detach().numpy())
+    np.testing.assert_array_equal(rows["dx"].torch, x.grad.numpy())
+    np.testing.assert_array_equal(rows["din_proj_weight"].torch, mha.in_proj_weight.grad.numpy())
+    np.testing.assert_array_equal(rows["din_proj_bias"].torch.ravel(), mha.in_proj_bias.grad.numpy())
+    np.testing.assert_array_equal(rows["dout_proj.weight"].torch, mha.out_proj.weight.grad.numpy())
+    np.testing.assert_array_equal(rows["dout_proj.bias"].torch, mha.out_proj.bias.grad.numpy())
+    for h in (1, 2):  # the recomputed weights are the ones torch's layer returns per head
+        np.testing.assert_allclose(rows[f"P_{h}"].torch, weights[h - 1].detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_attention_each_line_computes_its_equation():
+    """Recompute every printed quantity of both columns from the ones printed before it."""
+    E, H, D = 4, 2, 2
+    scale = 1 / np.sqrt(D)
+    rows = trace_attention()[0]
+    for side in ("scratch", "torch"):
+        v = {name: getattr(row, side) for name, row in by_name(rows).items()}
+        close = lambda actual, expected: np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)  # noqa: E731
+        x, M, dy = v["x"], v["M"], v["dy"]
+        np.testing.assert_array_equal(M, np.triu(np.full((3, 3), -np.inf), k=1))
+        W_q, W_k, W_v = np.split(v["in_proj_weight"], 3)
+        b_q, b_k, b_v = v["in_proj_bias"]                                          # shown as three rows
+        W_o, b_o = v["out_proj.weight"], v["out_proj.bias"]
+        q, k, vv = x @ W_q.T + b_q, x @ W_k.T + b_k, x @ W_v.T + b_v
+        do = dy @ W_o
+        dq, dk, dv = (np.concatenate([v[f"{name}_{h}"] for h in (1, 2)], axis=1) for name in ("dQ", "dK", "dV"))
+        for h in (1, 2):
+            cols = slice((h - 1) * D, h * D)
+            Q, K, V, P = v[f"Q_{h}"], v[f"K_{h}"], v[f"V_{h}"], v[f"P_{h}"]
+            close(Q, q[:, cols])                                                   # Q_h = (x W_q^T + b_q)[:, cols]
+            close(K, k[:, cols])
+            close(V, vv[:, cols])
+            close(v[f"S_{h}"], Q @ K.T * scale + M)                                # S_h = Q_h K_h^T scale + M
+            S = v[f"S_{h}"]
+            close(P, np.exp(S - S.max(axis=1, keepdims=True)) / np.exp(S - S.max(axis=1, keepdims=True)).sum(
+                axis=1, keepdims=True))                                            # P_h = softmax(S_h)
+            close(v[f"O_{h}"], P @ V)                                              # O_h = P_h V_h
+            dO = v[f"dO_{h}"]
+            close(dO, do[:, cols])                                                 # dO_h = (dy W_o)[:, cols]
+            close(v[f"dV_{h}"], P.T @ dO)                                          # dV_h = P_h^T dO_h
+            dP = dO @ V.T
+            dS = P * (dP - (dP * P).sum(axis=1, keepdims=True))
+            close(v[f"dQ_{h}"], dS @ K * scale)                                    # dQ_h = dS_h K_h scale
+            close(v[f"dK_{h}"], dS.T @ Q * scale)                                  # dK_h = dS_h^T Q_h scale
+        o = np.concatenate([v["O_1"], v["O_2"]], axis=1)
+        close(v["y"], o @ W_o.T + b_o)                                             # y = o W_o^T + b_o
+        close(v["dout_proj.weight"], dy.T @ o)
+        close(v["dout_proj.bias"], dy.sum(axis=0))
+        close(v["din_proj_weight"], np.concatenate([dq.T @ x, dk.T @ x, dv.T @ x]))
+        close(v["din_proj_bias"], np.stack([dq.sum(axis=0), dk.sum(axis=0), dv.sum(axis=0)]))
+        close(v["dx"], dq @ W_q + dk @ W_k + dv @ W_v)
+
+
+def test_attention_rows_come_in_the_order_of_the_layer():
+    names = [row.name for row in trace_attention()[0]]
+    assert names[:12] == ["x", "M", "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias",
+                          "Q_1", "K_1", "V_1", "S_1", "P_1", "O_1"]
+    assert names[18:24] == ["y", "dy", "dout_proj.weight", "dout_proj.bias", "dO_1", "dV_1"]
+    assert names[-3:] == ["din_proj_weight", "din_proj_bias", "dx"]
+    assert "M" not in [row.name for row in trace_attention(mask="none")[0]]
+
+
+def test_attention_trace_prints_each_equation_and_passes(capsys):
+    assert parity_cli.main(["trace", "--model", "attention"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("One forward and backward of self-attention y = MultiheadAttention(x, x, x): 3 tokens, "
+                          "embed 4, 2 heads, a causal mask, float64, seed 11")
+    for line in ["Q_1 = (x W_qᵀ + b_q)[:, 0:2]", "K_2 = (x W_kᵀ + b_k)[:, 2:4]", "V_1 = (x W_vᵀ + b_v)[:, 0:2]",
+                 "M: the causal mask", "S_1 = Q_1 K_1ᵀ·scale + M", "P_2 = softmax(S_2)", "O_1 = P_1 V_1",
+                 "y = o W_oᵀ + b_o", "dO_1 = (dy W_o)[:, 0:2]", "dV_2 = P_2ᵀ dO_2", "dQ_1 = dS_1 K_1·scale",
+                 "dS_1 = P_1 ∘ (dP_1 − rowsum(dP_1 ∘ P_1))", "dK_2 = dS_2ᵀ Q_2·scale",
+                 "din_proj_weight = [dqᵀ x; dkᵀ x; dvᵀ x]", "din_proj_bias = [1ᵀ dq; 1ᵀ dk; 1ᵀ dv]",
+                 "dout_proj.weight = dyᵀ o", "dout_proj.bias = 1ᵀ dy", "dx = dq W_q + dk W_k + dv W_v"]:
+        assert line in out, line
+    assert "the recomputation and the module agree" in out
+    assert "Largest |NumPy - torch| over all 33 quantities" in out and out.rstrip().endswith("PASS")
+    printed = parse_printed(out)
+    rows = trace_attention()[0]
+    assert len(printed) == len(rows)
+    for row in rows:
+        numpy_values, torch_values = printed[row.equation.split("  ")[0].strip()]
+        np.testing.assert_allclose(numpy_values, row.scratch.ravel(), rtol=1e-4, atol=0, err_msg=row.name)
+        np.testing.assert_allclose(torch_values, row.torch.ravel(), rtol=1e-4, atol=0, err_msg=row.name)
+
+
+def test_attention_sizes_mask_and_precision_are_options(capsys):
+    argv = ["trace", "--model", "attention", "--seq", "4", "--embed", "6", "--heads", "3", "--mask", "none",
+            "--dtype", "float32", "--seed", "5", "--digits", "3"]
+    assert parity_cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("One forward and backward of self-attention y = MultiheadAttention(x, x, x): 4 tokens, "
+                          "embed 6, 3 heads, no mask, float32, seed 5")
+    assert "S_3 = Q_3 K_3ᵀ·scale\n" in out.replace("  ", "\n") and "M:" not in out and "Q_3 = (x W_qᵀ + b_q)[:, 4:6]" in out
+    assert out.rstrip().endswith("PASS")
+
+
+def test_a_broken_attention_backward_shows_where_it_goes_wrong(monkeypatch, capsys):
+    def forgets_the_rowsum(dO, cache, d_weights=None):  # dS = P ∘ dP: the softmax's Jacobian without its second term
+        Q, K, V, P, Z, scale = cache
+        dS = P * (dO @ V.swapaxes(-1, -2))
+        return dS @ K * scale, dS.swapaxes(-1, -2) @ Q * scale, P.swapaxes(-1, -2) @ dO
+
+    monkeypatch.setattr(scratch_attention, "attention_backward", forgets_the_rowsum)
+    rows, torch_check = trace_attention()
+    failing = [row.name for row in check(rows, np.float64)]
+    assert failing[0] == "dQ_1" and {"dK_1", "din_proj_weight", "dx"} <= set(failing)
+    assert not {"y", "dO_1", "dV_1", "dout_proj.weight"} & set(failing)
+    assert all(diff.passed for diff in torch_check)  # torch is not affected
+    assert trace.main(["--model", "attention"]) == 1
+    assert "FAIL: dQ_1" in capsys.readouterr().out
+
+
+def test_a_broken_attention_softmax_shows_where_it_goes_wrong(monkeypatch):
+    correct = scratch_attention._softmax_over_keys
+    monkeypatch.setattr(scratch_attention, "_softmax_over_keys", lambda S: correct(S * 1.001))
+    failing = [row.name for row in check(trace_attention()[0], np.float64)]
+    assert failing[0] == "P_1" and "S_1" not in failing and "y" in failing
+
+
+def test_the_torch_recomputation_is_checked_against_torchs_layer(monkeypatch, capsys):
+    """A recomputation that is not torch's layer (here a softmax that is off) is reported, not trusted."""
+    correct = torch.softmax
+    monkeypatch.setattr(torch, "softmax", lambda S, dim: correct(S * 1.001, dim=dim))
+    assert trace.main(["--model", "attention"]) == 1
+    out = capsys.readouterr().out
+    assert "the recomputation and the module DISAGREE" in out
+    assert "torch's recomputation of y" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "attention", "--heads", "3"], "--heads must divide --embed"),
+    (["--model", "attention", "--seq", "0"], "--seq must be a positive integer"),
+    (["--model", "attention", "--hidden", "4"], "--hidden is an option of --model mlp, not of --model attention"),
+    (["--heads", "2"], "--heads is an option of --model attention, not of --model mlp"),
+])
+def test_bad_attention_options_exit_2_with_one_line(argv, message, capsys):
+    assert parity_cli.main(["trace", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_an_unknown_model_names_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as exit:
+        parity_cli.main(["trace", "--model", "transformer"])
+    assert exit.value.code == 2
+    assert "invalid choice: 'transformer' (choose from 'mlp', 'attention')" in capsys.readouterr().err
