@@ -94,11 +94,13 @@ def test_every_readme_command_runs_and_prints_what_the_readme_shows(fresh_copy):
     env.pop("CI", None)  # the commands run as a user runs them
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    differences = []  # every command's, so that one run shows all the README needs
     for command, expected in commands:
         result = subprocess.run(command, shell=True, cwd=fresh_copy, env=env, capture_output=True, text=True,
                                 timeout=600)
         assert result.returncode == 0, f"$ {command}\nexit {result.returncode}\n{result.stderr[-2000:]}"
-        if expected:
-            missing = missing_lines(expected, result.stdout)
-            assert not missing, f"$ {command}\nthe README shows lines the command did not print:\n" + \
-                "\n".join(missing) + f"\n--- it printed:\n{result.stdout[-4000:]}"
+        missing = missing_lines(expected or [], result.stdout)
+        if missing:
+            differences.append(f"$ {command}\nthe README shows lines the command did not print:\n" +
+                               "\n".join(missing) + f"\n--- it printed:\n{result.stdout[-4000:]}")
+    assert not differences, "\n\n".join(differences)
