@@ -19,7 +19,7 @@ import torch
 import scratchnet
 import torchnet
 from parity.training import train_side_by_side
-from parity.transfer import scratch_to_torch, torch_dtype
+from parity.transfer import scratch_to_torch, to_numpy, torch_dtype
 from scratchnet.cli.entry import (CommandLineParser, add_threads_argument, check_input_path, check_output_path,
                                   check_report_dir, exit_status, limit_blas_threads)
 from scratchnet.cli.experiment import add_experiment_arguments, experiment_from_args, format_scores, load_model_for
@@ -131,6 +131,24 @@ def print_summary(report, class_names=None):
             print(f"  {failure}")
 
 
+def generator(model):
+    """A model's greedy decoder on NumPy int64 token ids: scratchnet's GPT.generate, or torchnet's on tensors."""
+    if isinstance(model, torch.nn.Module):
+        return lambda idx, max_new_tokens: to_numpy(model.generate(torch.from_numpy(idx), max_new_tokens))
+    return model.generate
+
+
+def gpt_evaluation(experiment):
+    """train_side_by_side's keywords for a GPT: the loss on every position (per_token); an exact-match task's
+    predictions are each side's greedy answers to the test prompts (which must agree token for token), a
+    language model's the most likely next character at every test position; both report the test loss."""
+    if experiment.task == "exact match":
+        return dict(per_token=True, generate=lambda model: experiment.answers(generator(model)),
+                    score=experiment.score_answers, score_outputs=experiment.score_outputs)
+    return dict(per_token=True, predict=lambda logits: logits.argmax(axis=-1), score=lambda predictions: {},
+                score_outputs=experiment.score_outputs)
+
+
 def run(args):
     check_input_path("--load", args.load)
     check_output_path("--json", args.json)  # checked before training, not after it
@@ -139,7 +157,7 @@ def run(args):
     experiment = experiment_from_args(args, copies=3)  # scratchnet, its shadow (the step check) and torch
     dtype = experiment.dtype
     data = experiment.model_split()
-    y_test = experiment.dataset.split.y_test
+    y_test = data.y_test
     name, kwargs = experiment.model_spec()
     # --seed S runs torch.manual_seed(S) right before the torch model is built, which is then
     # cast: built in float32 as the lecture builds it, the same seed gives the same initial
@@ -156,14 +174,18 @@ def run(args):
     loaded = f" loaded from {args.load}" if args.load else ""
     print(f"Parity: {experiment.describe((name, kwargs))}{loaded}")
     print(f"{'':<14}  {'scratchnet':>12}  {'torch':>12}  {'|diff|':>9}")
+    if experiment.model == "gpt":
+        evaluation = gpt_evaluation(experiment)
+    else:
+        evaluation = dict(predict=experiment.predictions,
+                          score=lambda predictions: experiment.score(y_test, predictions))
     with progress_bar(experiment.epochs, "Parity", quiet=args.quiet) as bar:
         report = train_side_by_side(
             scratch_model, torch_model, data, epochs=experiment.epochs, criterion=experiment.loss,
             optimizer=experiment.optimizer, lr=experiment.lr, batch_size=experiment.batch_size, seed=experiment.seed,
-            predict=experiment.predictions, score=lambda predictions: experiment.score(y_test, predictions),
-            log=print_epoch(args.print_every, experiment.epochs, bar),
+            log=print_epoch(args.print_every, experiment.epochs, bar), **evaluation,
         )
-    print_summary(report, experiment.dataset.class_names)
+    print_summary(report, getattr(experiment.dataset, "class_names", None))
     payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
                "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
                "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}

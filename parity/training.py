@@ -77,6 +77,13 @@ def _criteria(name, kwargs, per_token=False):
     return criteria
 
 
+def _compute_dtype(X, scratch_model):
+    """The dtype the models compute in: the features', or the weights' for integer token ids (a GPT's)."""
+    if X.dtype.kind == "f":
+        return X.dtype
+    return next(param.data.dtype for _, param in scratch_model.named_parameters())
+
+
 def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
                        criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
                        batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None,
@@ -98,7 +105,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     predict = predict or (lambda outputs: outputs.argmax(axis=1))
     score = score or (lambda predictions: {"accuracy": float((predictions == data[3]).mean())})
     X_train, X_test, y_train, y_test = data
-    dtype = X_train.dtype
+    dtype = _compute_dtype(X_train, scratch_model)
     trajectory_tol = tolerances.for_dtype(tolerances.TRAJECTORY, dtype)
     step_tol = tolerances.for_dtype(tolerances.STEP, dtype)
     report = TrainingReport(dtype=str(dtype), epochs=epochs)

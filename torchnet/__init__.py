@@ -5,6 +5,6 @@ The models take the same constructor arguments as ``scratchnet.models`` and hold
 tensors instead of arrays (``fit`` draws no progress bar).
 """
 
-from torchnet.models import CNN, MLP, SequenceClassifier
+from torchnet.models import CNN, GPT, MLP, SequenceClassifier
 
-__all__ = ["CNN", "MLP", "SequenceClassifier"]
+__all__ = ["CNN", "GPT", "MLP", "SequenceClassifier"]
