@@ -11,7 +11,9 @@ prints a command reproducing it::
 
 Architectures are a registry (``ARCHITECTURES``): each says how to draw its constructor
 arguments and the shape of one input sample; the class of the same name is built on both
-sides: ``mlp``, ``cnn`` and ``rnn`` (SequenceClassifier, with an RNN, LSTM or GRU cell).
+sides: ``mlp``, ``cnn``, ``rnn`` (SequenceClassifier, with an RNN, LSTM or GRU cell) and
+``transformer`` (TransformerClassifier, defined here: a TransformerEncoder with random heads,
+widths, depth, activation, norm placement and mask, dropout 0).
 The sizes searched are tables of ranges (``Ints``, ``OneOf``, ``IntLists``), read both by the
 strategies that draw examples and by ``parse_example``, which refuses a ``--replay`` outside them.
 
@@ -25,6 +27,7 @@ import shlex
 import time
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +45,7 @@ from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_
 from scratchnet.cli.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 from scratchnet.cli.progress import progress_bar
 from scratchnet.models import ACTIVATIONS
+from scratchnet.nn.transformer import generate_square_subsequent_mask
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -145,6 +149,94 @@ def strategy_of(space):
     return st.fixed_dictionaries({key: spec.strategy() for key, spec in space.items()})
 
 
+# -- the transformer family -------------------------------------------------------------------------
+# No shared model classifies whole sequences with a TransformerEncoder, so its twins live here:
+# the same constructor, the same state_dict keys, the scratchnet one built from scratchnet.nn only.
+
+MASKS = ("none", "causal", "padding")
+POOLS = ("mean", "last")
+
+
+def padding_mask(N, T):
+    """key_padding_mask (N, T), True = ignored: sample n of a batch ignores its last n mod T positions
+    (sample 0 none; never every key, so each query keeps one)."""
+    return np.arange(T)[None, :] >= T - (np.arange(N) % T)[:, None]
+
+
+class TransformerClassifier(scratchnet.nn.Module):
+    r"""A tiny classifier over sequences, NumPy only: x (N, T, input_size) -> logits (N, num_classes).
+
+        h_0 = x W_inᵀ + b_in                         (N, T, d_model),  d_model = nhead * head_dim
+        h = TransformerEncoder(h_0)                  num_layers layers, dropout 0, batch_first, masked as ``mask``
+        z = mean_t h[:, t]  ("mean")  or  h[:, -1]  ("last")          (N, d_model)
+        logits = z W_headᵀ + b_head                  (N, num_classes)
+
+    ``mask``: "none"; "causal" (position t attends to positions <= t); "padding" (``padding_mask``).
+    Backward: dz from the head, spread over the positions (dh[:, t] = dz / T for "mean"; dz at
+    the last position, 0 elsewhere, for "last"), then the encoder's and the input projection's.
+    state_dict keys: proj.*, encoder.layers.0.self_attn.in_proj_weight, ..., head.* (as the twin's).
+    """
+
+    def __init__(self, input_size, num_classes, nhead, head_dim, dim_feedforward, num_layers, activation,
+                 norm_first, mask, pool, seq_len, dtype=None):
+        super().__init__()
+        d_model = nhead * head_dim
+        self.mask, self.pool, self.seq_len = mask, pool, seq_len
+        self.proj = scratchnet.nn.Linear(input_size, d_model, dtype=dtype)
+        layer = scratchnet.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0.0,
+                                                      activation=activation, batch_first=True,
+                                                      norm_first=norm_first, dtype=dtype)
+        self.encoder = scratchnet.nn.TransformerEncoder(layer, num_layers)
+        self.head = scratchnet.nn.Linear(d_model, num_classes, dtype=dtype)
+
+    def forward(self, x):
+        N, T, _ = x.shape
+        causal = self.mask == "causal"
+        h = self.encoder(self.proj(x),
+                         mask=generate_square_subsequent_mask(T, x.dtype) if causal else None,
+                         src_key_padding_mask=padding_mask(N, T) if self.mask == "padding" else None,
+                         is_causal=causal)
+        self._h_shape = h.shape
+        z = h.mean(axis=1) if self.pool == "mean" else h[:, -1]
+        return self.head(z)
+
+    def backward(self, grad_logits):
+        dz = self.head.backward(grad_logits)
+        N, T, d_model = self._h_shape
+        if self.pool == "mean":
+            dh = np.broadcast_to(dz[:, None, :] / T, (N, T, d_model)).copy()
+        else:
+            dh = np.zeros(self._h_shape, dtype=dz.dtype)
+            dh[:, -1] = dz
+        return self.proj.backward(self.encoder.backward(dh))
+
+
+class TorchTransformerClassifier(torch.nn.Module):
+    """TransformerClassifier's twin in torch, the same equations and state_dict keys."""
+
+    def __init__(self, input_size, num_classes, nhead, head_dim, dim_feedforward, num_layers, activation,
+                 norm_first, mask, pool, seq_len, dtype=None):
+        super().__init__()
+        d_model = nhead * head_dim
+        self.mask, self.pool = mask, pool
+        self.proj = torch.nn.Linear(input_size, d_model, dtype=dtype)
+        layer = torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout=0.0, activation=activation,
+                                                 batch_first=True, norm_first=norm_first, dtype=dtype)
+        # enable_nested_tensor=False: the nested-tensor fast path is other math (parity/tolerances.py)
+        self.encoder = torch.nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.head = torch.nn.Linear(d_model, num_classes, dtype=dtype)
+
+    def forward(self, x):
+        N, T, _ = x.shape
+        causal = self.mask == "causal"
+        h = self.encoder(self.proj(x),
+                         mask=torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=x.dtype) if causal else None,
+                         src_key_padding_mask=torch.tensor(padding_mask(N, T)) if self.mask == "padding" else None,
+                         is_causal=causal)
+        z = h.mean(dim=1) if self.pool == "mean" else h[:, -1]
+        return self.head(z)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """How to fuzz one family of models.
@@ -153,7 +245,10 @@ class Architecture:
     keyword arguments on both sides, plus ``outputs_key`` for the number of outputs);
     ``config()``: a hypothesis strategy of those keyword arguments; ``sample_shape(config)``:
     the shape of one input sample; ``space``: the range of each keyword argument, when the
-    strategy draws from such a table (``--replay`` then refuses arguments outside it).
+    strategy draws from such a table (``--replay`` then refuses arguments outside it);
+    ``classes``: (scratchnet class, torch class) when the twins are not found by ``model``'s name;
+    ``dtypes``, ``learning_rates`` (per dtype) and ``l2_decay`` (whether Adam, RMSprop and Adagrad
+    may take a weight_decay) narrow the training runs drawn for the family, each for a stated reason.
     """
 
     model: str
@@ -161,6 +256,10 @@ class Architecture:
     sample_shape: object
     outputs_key: str = "output_dim"
     space: dict = field(default=None, hash=False)
+    classes: tuple = None
+    dtypes: tuple = ("float64", "float32")
+    learning_rates: dict = field(default_factory=lambda: LEARNING_RATES, hash=False)
+    l2_decay: bool = True
 
 
 MLP_SPACE = {
@@ -180,6 +279,33 @@ SEQUENCE_SPACE = {
     "cell": OneOf(("lstm", "gru", "rnn")),
     "num_layers": Ints(1, 2),
 }
+# d_model = nhead * head_dim, so the heads always divide it; dropout is 0 (both sides cannot share its draws).
+# head_dim >= 2 keeps d_model >= 2: a LayerNorm over one feature normalises x - mean(x) = 0, which torch
+# leaves at ~1e-15 rather than 0, and an adaptive optimizer turns that noise into a step of ~lr.
+TRANSFORMER_SPACE = {
+    "input_size": Ints(1, 4),
+    "nhead": Ints(1, 3),
+    "head_dim": Ints(2, 3),
+    "dim_feedforward": Ints(1, 8),
+    "num_layers": Ints(1, 2),
+    "activation": OneOf(("relu", "gelu")),
+    "norm_first": OneOf((False, True)),
+    "mask": OneOf(MASKS),
+    "pool": OneOf(POOLS),
+    "seq_len": Ints(1, 5),
+}
+# What the transformer family's runs leave out (its Architecture says so; --replay is held to it too):
+# - the key bias b_k: its gradient is 0 in exact arithmetic (b_k adds q·b_k to all of a query's scores,
+#   which the softmax ignores), so each side holds its own rounding noise, ~1e-17. Adam, RMSprop and
+#   Adagrad divide a step by sqrt(v) + eps, and an L2 weight_decay feeds the parameter back into its
+#   gradient: the noise then grows by ~lr * weight_decay / eps per step until the two sides part by ~lr.
+#   So those three take no weight_decay here (AdamW's decoupled decay and SGD's are linear, and stay),
+#   and lr stays <= 0.01 (centered RMSprop at lr 0.1 lifts the same noise past the 1e-7 allowed).
+# - float32: a LayerNorm over a few features divides by sqrt(var + eps), up to 1/sqrt(1e-5) ~ 316 when
+#   the features nearly agree, which lifts float32's rounding (6e-8) past the module tolerance (1e-5)
+#   for draws like d_model 2. float32 transformer parity is checked at fixed sizes in
+#   tests/test_transformer.py; the fuzzer trains the family in float64.
+L2_DECAY_OPTIMIZERS = ("Adam", "RMSprop", "Adagrad")
 # The outputs each kind of loss takes; the training run's sizes.
 OUTPUTS = {"classification": Ints(2, 4), "binary": Ints(1, 1), "regression": Ints(1, 3)}
 SAMPLES, EPOCHS, SEEDS = Ints(1, 32), Ints(1, 4), Ints(0, 2**16)
@@ -198,7 +324,20 @@ ARCHITECTURES = {
     "rnn": Architecture(model="SequenceClassifier", config=lambda: strategy_of(SEQUENCE_SPACE), space=SEQUENCE_SPACE,
                         outputs_key="num_classes",
                         sample_shape=lambda config: (sequence_length(config), config["input_size"])),
+    "transformer": Architecture(model="TransformerClassifier", config=lambda: strategy_of(TRANSFORMER_SPACE),
+                                space=TRANSFORMER_SPACE, outputs_key="num_classes",
+                                classes=(TransformerClassifier, TorchTransformerClassifier),
+                                sample_shape=lambda config: (config["seq_len"], config["input_size"]),
+                                dtypes=("float64",), learning_rates={"float64": [0.01, 0.001]}, l2_decay=False),
 }
+
+
+def optimizer_options(family, optimizer):
+    """The options drawn for ``optimizer`` when training ``family`` (an Architecture): {name: values}."""
+    options = dict(OPTIMIZER_OPTIONS.get(optimizer, {}))
+    if not family.l2_decay and optimizer in L2_DECAY_OPTIMIZERS:
+        options["weight_decay"] = [0.0]
+    return options
 
 
 def example_strategy(architectures=None):
@@ -210,18 +349,20 @@ def example_strategy(architectures=None):
     @st.composite
     def examples(draw):
         architecture = draw(st.sampled_from(names))
-        config = draw(ARCHITECTURES[architecture].config())
+        family = ARCHITECTURES[architecture]
+        config = draw(family.config())
         loss = draw(st.sampled_from(LOSSES))
         outputs = draw(OUTPUTS[TASK_OF_LOSS[loss]].strategy())
         optimizer = draw(st.sampled_from(OPTIMIZERS))
-        options = {key: draw(st.sampled_from(values)) for key, values in OPTIMIZER_OPTIONS.get(optimizer, {}).items()}
+        options = {key: draw(st.sampled_from(values)) for key, values in optimizer_options(family, optimizer).items()}
         if not options.get("momentum"):
             options.pop("nesterov", None)  # torch: Nesterov momentum needs a momentum
-        dtype = draw(st.sampled_from(["float64", "float32"]))
+        dtype = draw(st.sampled_from(family.dtypes))
         samples = draw(SAMPLES.strategy())
         return {
             "architecture": architecture, "model": config, "outputs": outputs, "loss": loss,
-            "optimizer": optimizer, "optimizer_options": options, "lr": draw(st.sampled_from(LEARNING_RATES[dtype])),
+            "optimizer": optimizer, "optimizer_options": options,
+            "lr": draw(st.sampled_from(family.learning_rates[dtype])),
             "dtype": dtype, "samples": samples,
             "batch_size": draw(st.none() | st.integers(1, samples)), "epochs": draw(EPOCHS.strategy()),
             "seed": draw(SEEDS.strategy()),
@@ -251,10 +392,12 @@ def make_data(example):
 def build_models(example):
     """The same architecture on both sides, torch's initial weights (seeded) in the example's dtype."""
     architecture = ARCHITECTURES[example["architecture"]]
+    scratch_class, torch_class = architecture.classes or (getattr(scratchnet.models, architecture.model),
+                                                          getattr(torchnet, architecture.model))
     kwargs = {**example["model"], architecture.outputs_key: example["outputs"]}
     torch.manual_seed(example["seed"])
-    torch_model = getattr(torchnet, architecture.model)(**kwargs).to(torch_dtype(example["dtype"]))
-    scratch_model = getattr(scratchnet.models, architecture.model)(**kwargs, dtype=np.dtype(example["dtype"]))
+    torch_model = torch_class(**kwargs).to(torch_dtype(example["dtype"]))
+    scratch_model = scratch_class(**kwargs, dtype=np.dtype(example["dtype"]))
     return scratch_model, torch_model  # train_side_by_side copies torch's weights into scratchnet
 
 
@@ -281,6 +424,18 @@ def scorer(example, y_test):
 UNSTABLE = "unstable"  # run_example's verdict when torch alone diverges: no parity to check
 
 
+@contextmanager
+def torch_fast_path_off():
+    """torch's MultiheadAttention and TransformerEncoder without their fused fast path (which evaluation
+    under no_grad would take): other math, see parity/tolerances.py. The flag is restored afterwards."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
+
+
 def run_example(example):
     """Train both sides on ``example``; returns (verdict, what went wrong or "", the TrainingReport or None).
 
@@ -289,7 +444,8 @@ def run_example(example):
     are at fault, not scratchnet.
     """
     # Divergence is handled below; torch's note on 'same' padding with an even kernel is not news.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings(), \
+            torch_fast_path_off():
         warnings.filterwarnings("ignore", message="Using padding='same'", category=UserWarning)
         try:
             data = make_data(example)
@@ -322,23 +478,31 @@ def torch_alone_diverges(example):
                                                            **example["optimizer_options"])
     X, y = to_torch(data.X_train), to_torch(data.y_train)
     rng = np.random.default_rng(example["seed"])  # as train_side_by_side draws its batch order
-    for _ in range(example["epochs"]):
-        for index in iterate_batches(len(X), example["batch_size"], shuffle=True, rng=rng):
-            _, loss = torchnet.training.train_step(model, criterion, optimizer, X[index], y[index])
-            if not math.isfinite(loss):
-                return True
+    with torch_fast_path_off():
+        for _ in range(example["epochs"]):
+            for index in iterate_batches(len(X), example["batch_size"], shuffle=True, rng=rng):
+                _, loss = torchnet.training.train_step(model, criterion, optimizer, X[index], y[index])
+                if not math.isfinite(loss):
+                    return True
     return False
 
 
 def summary(example):
     """One line in the words of ``python -m parity``: ``MLP 3-8-2 Tanh, CrossEntropyLoss, Adam(lr=0.001), ...``."""
     config = example["model"]
-    widths = "-".join(str(w) for w in [*ARCHITECTURES[example["architecture"]].sample_shape(config),
-                                       *config.get("hidden_dim", config.get("channels", [config.get("hidden_size")])),
+    if example["architecture"] == "transformer":
+        hidden, activation = [config["nhead"] * config["head_dim"]], (
+            f"{config['activation']}, {config['nhead']} heads, {config['num_layers']} layer"
+            f"{'s' if config['num_layers'] > 1 else ''}, {'pre' if config['norm_first'] else 'post'}-norm, "
+            f"feed-forward {config['dim_feedforward']}, mask {config['mask']}, pool {config['pool']}")
+    else:
+        hidden = config.get("hidden_dim", config.get("channels", [config.get("hidden_size")]))
+        activation = config.get("activation", "")
+    widths = "-".join(str(w) for w in [*ARCHITECTURES[example["architecture"]].sample_shape(config), *hidden,
                                        example["outputs"]])
     options = ", ".join(f"{key}={value}" for key, value in [("lr", example["lr"]), *example["optimizer_options"].items()])
     batches = "full batch" if example["batch_size"] is None else f"batch size {example['batch_size']}"
-    return (f"{ARCHITECTURES[example['architecture']].model} {widths} {config.get('activation', '')}, {example['loss']}, "
+    return (f"{ARCHITECTURES[example['architecture']].model} {widths} {activation}, {example['loss']}, "
             f"{example['optimizer']}({options}), {example['dtype']}, {example['samples']} samples, {batches}, "
             f"{example['epochs']} epoch{'s' if example['epochs'] > 1 else ''}, seed {example['seed']}")
 
@@ -367,8 +531,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
     from hypothesis.errors import NoSuchExample
 
     counts = {"run": 0, "passed": 0, "unstable": 0, "shrink": 0}
-    coverage = {key: Counter() for key in ("architecture", "layers", "activation", "loss", "optimizer", "dtype",
-                                           "batches/epoch")}
+    coverage = {key: Counter() for key in ("architecture", "layers", "activation", "attention", "loss", "optimizer",
+                                           "dtype", "batches/epoch")}
     failed = []
     start = time.perf_counter()
     bar = progress_bar(examples, "Fuzzing", quiet=quiet)
@@ -420,9 +584,14 @@ def describe(example):
     config = example["model"]
     layers = {"mlp": lambda: f"mlp {len(config['hidden_dim'])} hidden",
               "cnn": lambda: f"cnn {len(config['channels'])} conv",
-              "rnn": lambda: f"{config['cell']} x{config['num_layers']}"}.get(example["architecture"], lambda: None)()
+              "rnn": lambda: f"{config['cell']} x{config['num_layers']}",
+              "transformer": lambda: f"encoder x{config['num_layers']} {'pre' if config['norm_first'] else 'post'}-norm",
+              }.get(example["architecture"], lambda: None)()
+    attention = (f"{config['nhead']} head{'s' if config['nhead'] > 1 else ''} mask {config['mask']}"
+                 if example["architecture"] == "transformer" else None)
     batches = 1 if example["batch_size"] is None else math.ceil(example["samples"] / example["batch_size"])
     return {"architecture": example["architecture"], "layers": layers, "activation": config.get("activation"),
+            "attention": attention,
             "loss": example["loss"], "optimizer": example["optimizer"], "dtype": example["dtype"],
             "batches/epoch": "1" if batches == 1 else "2-4" if batches <= 4 else "5+"}
 
@@ -469,12 +638,16 @@ def parse_example(text):
                        ("dtype", ("float32", "float64"))):
         if not isinstance(example[key], str) or example[key] not in known:
             raise ValueError(f"--replay: unknown {key} {example[key]!r}; expected one of {', '.join(known)}")
+    family = ARCHITECTURES[example["architecture"]]
+    if example["dtype"] not in family.dtypes:
+        raise ValueError(f"--replay: the {example['architecture']} family trains in {', '.join(family.dtypes)} only, "
+                         f"got dtype {example['dtype']!r}")
 
     def check(name, value, spec):
         if not spec.holds(value):
             raise ValueError(f"--replay: {name} must be {spec}, got {json.dumps(value)}")
 
-    space = ARCHITECTURES[example["architecture"]].space
+    space = family.space
     config = example["model"]
     if not isinstance(config, dict) or (space is not None and set(config) != set(space)):
         keys = "its constructor's arguments" if space is None else ", ".join(space)
@@ -482,7 +655,7 @@ def parse_example(text):
     for key, spec in (space or {}).items():
         check(f"model.{key}", config[key], spec)
     check("outputs", example["outputs"], OUTPUTS[TASK_OF_LOSS[example["loss"]]])
-    options, allowed = example["optimizer_options"], OPTIMIZER_OPTIONS.get(example["optimizer"], {})
+    options, allowed = example["optimizer_options"], optimizer_options(family, example["optimizer"])
     if not isinstance(options, dict):
         raise ValueError(f"--replay: optimizer_options must be a JSON object, got {json.dumps(options)}")
     for key, value in options.items():
@@ -492,7 +665,7 @@ def parse_example(text):
         check(f"optimizer_options.{key}", value, OneOf(tuple(allowed[key])))
     if options.get("nesterov") and not options.get("momentum"):
         raise ValueError("--replay: optimizer_options.nesterov needs a momentum (torch refuses it without one)")
-    check("lr", example["lr"], OneOf(tuple(LEARNING_RATES[example["dtype"]])))
+    check("lr", example["lr"], OneOf(tuple(family.learning_rates[example["dtype"]])))
     check("samples", example["samples"], SAMPLES)
     if example["batch_size"] is not None:
         check("batch_size", example["batch_size"], Ints(1, example["samples"]))
@@ -519,8 +692,9 @@ def replay(example):
 DESCRIPTION = """\
 Differential testing of scratchnet against torch, driven by hypothesis.
 
-Each example is a small random training run: an architecture (MLP, CNN, or an RNN, LSTM or GRU
-classifier) with random sizes and activation; a loss; an optimizer with random options; a dtype,
+Each example is a small random training run: an architecture (MLP, CNN, an RNN, LSTM or GRU
+classifier, or a Transformer encoder classifier: heads, widths, masks, norm placement) with random
+sizes and activation; a loss; an optimizer with random options; a dtype,
 a batch size and a few epochs on random data. Both sides train from the same weights, and the
 example passes when their logits, losses, gradients and parameters agree within parity's
 tolerances at every step. When an example fails, hypothesis shrinks it to the simplest one that

@@ -3,22 +3,27 @@
 import json
 import shlex
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import strategies as st
 
 import scratchnet
+from parity import check_module
 from parity import cli as parity_cli
 from parity import fuzz
-from parity.fuzz import ARCHITECTURES, Architecture, parse_example, replay_command, run_example
+from parity.fuzz import (ARCHITECTURES, Architecture, TorchTransformerClassifier, TransformerClassifier,
+                         parse_example, replay_command, run_example)
+from scratchnet.nn import attention as scratch_attention
 
 
 def test_a_short_run_passes(capsys):
     assert parity_cli.main(["fuzz", "--examples", "25", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp, cnn, rnn), seed 3")
+    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp, cnn, rnn, transformer), seed 3")
     assert "25 examples run, 25 passed, in " in out and out.rstrip().endswith("PASS")
     counts = dict(item.split() for item in out.split("architecture:")[1].splitlines()[0].split(","))
-    assert set(counts) == {"mlp", "cnn", "rnn"}  # every registered family is drawn
+    assert set(counts) == {"mlp", "cnn", "rnn", "transformer"}  # every registered family is drawn
     assert "optimizer:" in out and "dtype:" in out and "layers:" in out
 
 
@@ -138,3 +143,109 @@ def test_divergence_in_scratchnet_alone_is_a_counterexample(monkeypatch):
     example = dict(UNSTABLE_EXAMPLE, optimizer_options={}, lr=0.01, samples=4, batch_size=None)
     verdict, message, _ = run_example(example)
     assert verdict is False and message.startswith("TrainingDivergedError: training diverged")
+
+
+# -- the transformer family -------------------------------------------------------------------------
+
+TRANSFORMER_CONFIG = {"input_size": 3, "nhead": 2, "head_dim": 2, "dim_feedforward": 5, "num_layers": 2,
+                      "activation": "gelu", "norm_first": True, "mask": "padding", "pool": "mean", "seq_len": 4}
+TRANSFORMER_EXAMPLE = {"architecture": "transformer", "model": TRANSFORMER_CONFIG, "outputs": 3,
+                       "loss": "CrossEntropyLoss", "optimizer": "Adam",
+                       "optimizer_options": {"weight_decay": 0.0, "amsgrad": False}, "lr": 0.01, "dtype": "float64",
+                       "samples": 10, "batch_size": 4, "epochs": 2, "seed": 5}
+
+
+@pytest.fixture
+def no_torch_fastpath():
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    yield
+    torch.backends.mha.set_fastpath_enabled(before)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"norm_first": False, "mask": "causal", "pool": "last", "activation": "relu", "num_layers": 1},
+    {"nhead": 3, "head_dim": 3, "mask": "none", "seq_len": 1},
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_transformer_twins_are_the_same_model(changes, dtype, no_torch_fastpath):
+    config = dict(TRANSFORMER_CONFIG, **changes)
+    torch.manual_seed(0)
+    twin = TorchTransformerClassifier(**config, num_classes=3).to(torch.float64 if dtype == np.float64 else torch.float32)
+    model = TransformerClassifier(**config, num_classes=3, dtype=dtype)
+    assert list(model.state_dict()) == list(twin.state_dict())
+    x = np.random.default_rng(1).standard_normal((5, config["seq_len"], config["input_size"])).astype(dtype)
+    check_module(model, twin, x).assert_passed()
+
+
+def test_the_padding_mask_keeps_a_key_for_every_query():
+    mask = fuzz.padding_mask(5, 3)  # True = ignored; sample n ignores its last n mod 3 positions
+    np.testing.assert_array_equal(mask, [[0, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0], [0, 0, 1]])
+
+
+def test_a_transformer_example_passes():
+    passed, failure, report = run_example(TRANSFORMER_EXAMPLE)
+    assert passed and failure == "" and len(report.steps) == 6
+    assert report.step_max_abs_diff["grad"] < 1e-12  # each step from shared weights agrees to rounding
+    assert fuzz.summary(TRANSFORMER_EXAMPLE).startswith(
+        "TransformerClassifier 4-3-4-3 gelu, 2 heads, 2 layers, pre-norm, feed-forward 5, mask padding, pool mean, "
+        "CrossEntropyLoss, Adam(lr=0.01, weight_decay=0.0, amsgrad=False), float64")
+
+
+def test_a_transformer_run_passes_and_covers_heads_masks_and_norms():
+    result = fuzz.fuzz(40, seed=1, quiet=True, architectures=["transformer"])
+    assert result.counterexample is None and result.passed + result.unstable == result.examples == 40
+    assert result.coverage["architecture"] == {"transformer": 40}
+    layers, attention = result.coverage["layers"], result.coverage["attention"]
+    assert any("pre-norm" in key for key in layers) and any("post-norm" in key for key in layers)
+    assert {key.split("mask ")[1] for key in attention} == {"none", "causal", "padding"}
+    assert {key.split(" head")[0] for key in attention} == {"1", "2", "3"}
+
+
+def test_replaying_a_transformer_example_works(capsys):
+    command = replay_command(TRANSFORMER_EXAMPLE)
+    assert parity_cli.main(shlex.split(command)[3:]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Replaying: TransformerClassifier 4-3-4-3 gelu, 2 heads")
+    assert "largest |difference|" in out and out.rstrip().endswith("PASS")
+
+
+def test_a_broken_attention_is_found_in_a_transformer(monkeypatch, capsys):
+    correct = scratch_attention.attention_backward
+    monkeypatch.setattr(scratch_attention, "attention_backward",
+                        lambda dO, cache, d_weights=None: tuple(g * 1.001 for g in correct(dO, cache, d_weights)))
+    assert fuzz.main(["--examples", "60", "--seed", "0", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    example = reproduction(out)
+    assert example["architecture"] == "transformer" and "grad" in out.split("Counter-example", 1)[1]
+    monkeypatch.undo()
+    assert fuzz.main(["--replay", json.dumps(example)]) == 0  # it passes once attention is right
+
+
+def bad(change=None, **model_changes):
+    example = json.loads(json.dumps(TRANSFORMER_EXAMPLE))
+    example["model"].update(model_changes)
+    example.update(change or {})
+    return json.dumps(example)
+
+
+@pytest.mark.parametrize("replay, message", [
+    (bad(nhead=4), "--replay: model.nhead must be an integer from 1 to 3, got 4"),
+    (bad(head_dim=1), "--replay: model.head_dim must be an integer from 2 to 3, got 1"),
+    (bad(num_layers=3), "--replay: model.num_layers must be an integer from 1 to 2, got 3"),
+    (bad(norm_first="yes"), 'model.norm_first must be one of false, true, got "yes"'),
+    (bad(norm_first=1), "model.norm_first must be one of false, true, got 1"),
+    (bad(activation="tanh"), 'model.activation must be one of "relu", "gelu", got "tanh"'),
+    (bad(mask="random"), 'model.mask must be one of "none", "causal", "padding", got "random"'),
+    (bad(pool="max"), 'model.pool must be one of "mean", "last", got "max"'),
+    (bad(seq_len=0), "model.seq_len must be an integer from 1 to 5, got 0"),
+    (bad(dropout=0.1), "--replay: model must be a JSON object with the keys input_size, nhead, head_dim"),
+    (bad({"dtype": "float32", "lr": 0.001}), "the transformer family trains in float64 only, got dtype 'float32'"),
+    (bad({"lr": 0.1}), "--replay: lr must be one of 0.01, 0.001, got 0.1"),
+    (bad({"optimizer_options": {"weight_decay": 0.01}}), "optimizer_options.weight_decay must be one of 0.0, got 0.01"),
+])
+def test_a_bad_transformer_replay_exits_2_with_one_line(replay, message, capsys):
+    assert parity_cli.main(["fuzz", "--replay", replay]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
