@@ -215,7 +215,7 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--hidden", default=None,
                         help="comma-separated widths: an MLP's hidden layers (default 64,64), a CNN's channels per "
                         "conv-pool stage (default 16,32), a recurrent model's layers (equal widths; default 64), "
-                        "a GPT's blocks (equal widths, n_embd; default 64,64: 2 blocks of width 64)")
+                        "a GPT's blocks (equal widths, n_embd; default 64,64: 2 blocks of width 64; 32,32 for python -m parity)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads per GPT block (default 4; must divide "
                         "the width)")
     parser.add_argument("--text", metavar="PATH",
@@ -231,10 +231,12 @@ def add_experiment_arguments(parser, default_dtype):
                         + " (default: cross_entropy for classification, mse for regression)")
     parser.add_argument("--optimizer", default=None,
                         help="one of: " + ", ".join(optimizers) + " (default adam; adamw for gpt)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default 1e-3; 3e-3 for python -m parity --model gpt)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 20; 5 for gpt)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default 20; 5 for gpt, 3 for python -m parity --model gpt)")
     parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed for the initial weights and the batch order (default 42; 0 to 2**63 - 1)")
@@ -252,6 +254,8 @@ def experiment_from_args(args, copies=1):
         args.epochs = DEFAULT_EPOCHS.get(args.model, 20)
     if args.optimizer is None:
         args.optimizer = DEFAULT_OPTIMIZER.get(args.model, "adam")
+    if args.lr is None:
+        args.lr = 1e-3
     if args.epochs < 0:
         raise ValueError(f"--epochs must be >= 0, got {args.epochs}")
     if not np.isfinite(args.lr) or args.lr <= 0:
