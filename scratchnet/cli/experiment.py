@@ -234,9 +234,10 @@ def add_experiment_arguments(parser, default_dtype):
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default 1e-3; 3e-3 for python -m parity --model gpt)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others)")
+                        help="mini-batch size (default: full batch for the MLP, as the lecture; 64 for the others; 128 for "
+                        "python -m parity --model gpt)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default 20; 5 for gpt, 3 for python -m parity --model gpt)")
+                        help="training epochs (default 20; 5 for gpt, 6 for python -m parity --model gpt)")
     parser.add_argument("--print-every", type=int, default=5, help="print the loss every Nth epoch (default 5)")
     parser.add_argument("--seed", type=int, default=42,
                         help="seed for the initial weights and the batch order (default 42; 0 to 2**63 - 1)")
