@@ -60,6 +60,11 @@ def test_scratchnet_trains_the_gpt_and_prints_loss_and_exact_match(tmp_path, cap
     # --load with --epochs 0 only evaluates: the same greedy answers
     assert scratchnet_cli.main([*TINY, "--epochs", "0", "--load", str(model)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == trained
+    # and torch, given the same weights, answers the same (float32: the saved model's dtype)
+    assert parity_cli.main([*TINY, "--epochs", "0", "--load", str(model), "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert f"scratchnet: {trained}" in out and f"torch:      {trained}" in out
+    assert "Predictions agree on 100.00% of test samples" in out and out.rstrip().endswith("PASS")
 
 
 def test_text_language_model_prints_perplexity_and_a_sample(text_file, capsys):
