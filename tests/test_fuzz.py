@@ -18,9 +18,9 @@ from scratchnet.nn import attention as scratch_attention
 
 
 def test_a_short_run_passes(capsys):
-    assert parity_cli.main(["fuzz", "--examples", "25", "--seed", "3"]) == 0
+    assert parity_cli.main(["fuzz", "--examples", "25", "--seed", "4"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp, cnn, rnn, transformer), seed 3")
+    assert out.startswith("Fuzzing parity: 25 random examples (architectures: mlp, cnn, rnn, transformer), seed 4")
     assert "25 examples run, 25 passed, in " in out and out.rstrip().endswith("PASS")
     counts = dict(item.split() for item in out.split("architecture:")[1].splitlines()[0].split(","))
     assert set(counts) == {"mlp", "cnn", "rnn", "transformer"}  # every registered family is drawn
@@ -147,11 +147,11 @@ def test_divergence_in_scratchnet_alone_is_a_counterexample(monkeypatch):
 
 # -- the transformer family -------------------------------------------------------------------------
 
-TRANSFORMER_CONFIG = {"input_size": 3, "nhead": 2, "head_dim": 2, "dim_feedforward": 5, "num_layers": 2,
+TRANSFORMER_CONFIG = {"input_size": 3, "nhead": 2, "head_dim": 4, "dim_feedforward": 5, "num_layers": 2,
                       "activation": "gelu", "norm_first": True, "mask": "padding", "pool": "mean", "seq_len": 4}
 TRANSFORMER_EXAMPLE = {"architecture": "transformer", "model": TRANSFORMER_CONFIG, "outputs": 3,
                        "loss": "CrossEntropyLoss", "optimizer": "Adam",
-                       "optimizer_options": {"weight_decay": 0.0, "amsgrad": False}, "lr": 0.01, "dtype": "float64",
+                       "optimizer_options": {"weight_decay": 0.0, "amsgrad": False}, "lr": 0.001, "dtype": "float64",
                        "samples": 10, "batch_size": 4, "epochs": 2, "seed": 5}
 
 
@@ -166,7 +166,7 @@ def no_torch_fastpath():
 @pytest.mark.parametrize("changes", [
     {},
     {"norm_first": False, "mask": "causal", "pool": "last", "activation": "relu", "num_layers": 1},
-    {"nhead": 3, "head_dim": 3, "mask": "none", "seq_len": 1},
+    {"nhead": 3, "head_dim": 5, "mask": "none", "seq_len": 1},
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_transformer_twins_are_the_same_model(changes, dtype, no_torch_fastpath):
@@ -189,8 +189,8 @@ def test_a_transformer_example_passes():
     assert passed and failure == "" and len(report.steps) == 6
     assert report.step_max_abs_diff["grad"] < 1e-12  # each step from shared weights agrees to rounding
     assert fuzz.summary(TRANSFORMER_EXAMPLE).startswith(
-        "TransformerClassifier 4-3-4-3 gelu, 2 heads, 2 layers, pre-norm, feed-forward 5, mask padding, pool mean, "
-        "CrossEntropyLoss, Adam(lr=0.01, weight_decay=0.0, amsgrad=False), float64")
+        "TransformerClassifier 4-3-8-3 gelu, 2 heads, 2 layers, pre-norm, feed-forward 5, mask padding, pool mean, "
+        "CrossEntropyLoss, Adam(lr=0.001, weight_decay=0.0, amsgrad=False), float64")
 
 
 def test_a_transformer_run_passes_and_covers_heads_masks_and_norms():
@@ -207,7 +207,7 @@ def test_replaying_a_transformer_example_works(capsys):
     command = replay_command(TRANSFORMER_EXAMPLE)
     assert parity_cli.main(shlex.split(command)[3:]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Replaying: TransformerClassifier 4-3-4-3 gelu, 2 heads")
+    assert out.startswith("Replaying: TransformerClassifier 4-3-8-3 gelu, 2 heads")
     assert "largest |difference|" in out and out.rstrip().endswith("PASS")
 
 
@@ -232,7 +232,7 @@ def bad(change=None, **model_changes):
 
 @pytest.mark.parametrize("replay, message", [
     (bad(nhead=4), "--replay: model.nhead must be an integer from 1 to 3, got 4"),
-    (bad(head_dim=1), "--replay: model.head_dim must be an integer from 2 to 3, got 1"),
+    (bad(head_dim=3), "--replay: model.head_dim must be an integer from 4 to 5, got 3"),
     (bad(num_layers=3), "--replay: model.num_layers must be an integer from 1 to 2, got 3"),
     (bad(norm_first="yes"), 'model.norm_first must be one of false, true, got "yes"'),
     (bad(norm_first=1), "model.norm_first must be one of false, true, got 1"),
@@ -242,7 +242,7 @@ def bad(change=None, **model_changes):
     (bad(seq_len=0), "model.seq_len must be an integer from 1 to 5, got 0"),
     (bad(dropout=0.1), "--replay: model must be a JSON object with the keys input_size, nhead, head_dim"),
     (bad({"dtype": "float32", "lr": 0.001}), "the transformer family trains in float64 only, got dtype 'float32'"),
-    (bad({"lr": 0.1}), "--replay: lr must be one of 0.01, 0.001, got 0.1"),
+    (bad({"lr": 0.01}), "--replay: lr must be one of 0.001, got 0.01"),
     (bad({"optimizer_options": {"weight_decay": 0.01}}), "optimizer_options.weight_decay must be one of 0.0, got 0.01"),
 ])
 def test_a_bad_transformer_replay_exits_2_with_one_line(replay, message, capsys):
