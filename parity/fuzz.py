@@ -173,6 +173,8 @@ class TransformerClassifier(scratchnet.nn.Module):
         logits = z W_headᵀ + b_head                  (N, num_classes)
 
     ``mask``: "none"; "causal" (position t attends to positions <= t); "padding" (``padding_mask``).
+    ``seq_len``: the length T of the sequences the fuzzer draws for it (kept with the sizes so that
+    ``--replay`` checks it; the layers themselves take any length).
     Backward: dz from the head, spread over the positions (dh[:, t] = dz / T for "mean"; dz at
     the last position, 0 elsewhere, for "last"), then the encoder's and the input projection's.
     state_dict keys: proj.*, encoder.layers.0.self_attn.in_proj_weight, ..., head.* (as the twin's).
@@ -193,8 +195,8 @@ class TransformerClassifier(scratchnet.nn.Module):
     def forward(self, x):
         N, T, _ = x.shape
         causal = self.mask == "causal"
-        h = self.encoder(self.proj(x),
-                         mask=generate_square_subsequent_mask(T, x.dtype) if causal else None,
+        mask = generate_square_subsequent_mask(T, x.dtype) if causal else None
+        h = self.encoder(self.proj(x), mask=mask,
                          src_key_padding_mask=padding_mask(N, T) if self.mask == "padding" else None,
                          is_causal=causal)
         self._h_shape = h.shape
@@ -230,8 +232,8 @@ class TorchTransformerClassifier(torch.nn.Module):
     def forward(self, x):
         N, T, _ = x.shape
         causal = self.mask == "causal"
-        h = self.encoder(self.proj(x),
-                         mask=torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=x.dtype) if causal else None,
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=x.dtype) if causal else None
+        h = self.encoder(self.proj(x), mask=mask,
                          src_key_padding_mask=torch.tensor(padding_mask(N, T)) if self.mask == "padding" else None,
                          is_causal=causal)
         z = h.mean(dim=1) if self.pool == "mean" else h[:, -1]
@@ -593,7 +595,8 @@ def describe(example):
     layers = {"mlp": lambda: f"mlp {len(config['hidden_dim'])} hidden",
               "cnn": lambda: f"cnn {len(config['channels'])} conv",
               "rnn": lambda: f"{config['cell']} x{config['num_layers']}",
-              "transformer": lambda: f"encoder x{config['num_layers']} {'pre' if config['norm_first'] else 'post'}-norm",
+              "transformer": lambda: (f"encoder x{config['num_layers']} "
+                                      f"{'pre' if config['norm_first'] else 'post'}-norm"),
               }.get(example["architecture"], lambda: None)()
     attention = (f"{config['nhead']} head{'s' if config['nhead'] > 1 else ''} mask {config['mask']}"
                  if example["architecture"] == "transformer" else None)

@@ -339,8 +339,8 @@ def _attention_rows(mine, theirs, x, M, dy, heads):
     if M is not None:
         add(inputs, "M", "M: the causal mask, -inf where key j > query i", lambda side: side["M"])
     add(inputs, "in_proj_weight", "in_proj_weight = [W_q; W_k; W_v]", lambda side: side["params"]["in_proj_weight"])
-    add(inputs, "in_proj_bias", "in_proj_bias = [b_q; b_k; b_v]", lambda side: side["params"]["in_proj_bias"].reshape(3, E),
-        note="shown as three rows: b_q, b_k, b_v")
+    add(inputs, "in_proj_bias", "in_proj_bias = [b_q; b_k; b_v]",
+        lambda side: side["params"]["in_proj_bias"].reshape(3, E), note="shown as three rows: b_q, b_k, b_v")
     add(inputs, "out_proj.weight", "out_proj.weight = W_o", lambda side: side["params"]["out_proj.weight"])
     add(inputs, "out_proj.bias", "out_proj.bias = b_o", lambda side: side["params"]["out_proj.bias"])
     plus_M = " + M" if M is not None else ""
@@ -366,7 +366,8 @@ def _attention_rows(mine, theirs, x, M, dy, heads):
         add(backward, f"dO_{n}", f"dO_{n} = (dy W_o)[:, {columns}]", at("dO"))
         add(backward, f"dV_{n}", f"dV_{n} = P_{n}ᵀ dO_{n}", at("dV"))
         add(backward, f"dQ_{n}", f"dQ_{n} = dS_{n} K_{n}·scale", at("dQ"),
-            note=f"dP_{n} = dO_{n} V_{n}ᵀ, dS_{n} = P_{n} ∘ (dP_{n} − rowsum(dP_{n} ∘ P_{n})): the softmax's backward")
+            note=f"dP_{n} = dO_{n} V_{n}ᵀ, dS_{n} = P_{n} ∘ (dP_{n} − rowsum(dP_{n} ∘ P_{n})): "
+                 "the softmax's backward")
         add(backward, f"dK_{n}", f"dK_{n} = dS_{n}ᵀ Q_{n}·scale", at("dK"))
     heads_joined = " ".join(f"dQ_{h + 1}" for h in range(heads))
     add(backward, "din_proj_weight", "din_proj_weight = [dqᵀ x; dkᵀ x; dvᵀ x]",

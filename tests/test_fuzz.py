@@ -9,7 +9,7 @@ import torch
 from hypothesis import strategies as st
 
 import scratchnet
-from parity import check_module
+from parity import check_module, transfer
 from parity import cli as parity_cli
 from parity import fuzz
 from parity.fuzz import (ARCHITECTURES, Architecture, TorchTransformerClassifier, TransformerClassifier,
@@ -172,7 +172,7 @@ def no_torch_fastpath():
 def test_the_transformer_twins_are_the_same_model(changes, dtype, no_torch_fastpath):
     config = dict(TRANSFORMER_CONFIG, **changes)
     torch.manual_seed(0)
-    twin = TorchTransformerClassifier(**config, num_classes=3).to(torch.float64 if dtype == np.float64 else torch.float32)
+    twin = TorchTransformerClassifier(**config, num_classes=3).to(transfer.torch_dtype(dtype))
     model = TransformerClassifier(**config, num_classes=3, dtype=dtype)
     assert list(model.state_dict()) == list(twin.state_dict())
     x = np.random.default_rng(1).standard_normal((5, config["seq_len"], config["input_size"])).astype(dtype)
