@@ -537,8 +537,8 @@ def run_attention(options, digits):
     print()
     largest = max(torch_check, key=lambda diff: diff.max_abs)
     agree = "agree" if all(diff.passed for diff in torch_check) else "DISAGREE"
-    print(f"torch's column: y, dx and the parameter gradients are torch's MultiheadAttention's; the quantities inside "
-          f"are recomputed with torch ops from its parameters, and the recomputation and the module {agree} "
+    print("torch's column: y, dx and the parameter gradients are torch's MultiheadAttention's; the quantities inside")
+    print(f"are recomputed with torch ops from its parameters, and the recomputation and the module {agree} "
           f"(largest |diff| {largest.max_abs:.1e}, {largest.name})")
     return verdict(rows, options["dtype"], torch_check)
 
