@@ -27,7 +27,6 @@ import shlex
 import time
 import warnings
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 import scratchnet
 import torchnet
 import torchnet.training
+from parity.harness import torch_fast_path_off
 from parity.training import train_side_by_side
 from parity.transfer import to_torch, torch_dtype
 from scratchnet import metrics
@@ -439,18 +439,6 @@ def scorer(example, y_test):
 
 
 UNSTABLE = "unstable"  # run_example's verdict when torch alone diverges: no parity to check
-
-
-@contextmanager
-def torch_fast_path_off():
-    """torch's MultiheadAttention and TransformerEncoder without their fused fast path (which evaluation
-    under no_grad would take): other math, see parity/tolerances.py. The flag is restored afterwards."""
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        yield
-    finally:
-        torch.backends.mha.set_fastpath_enabled(before)
 
 
 def run_example(example):

@@ -18,6 +18,8 @@ or buffer that only one side has, each gives a FAIL row naming the tensor. A gra
 torch leaves ``None`` (the output does not depend on that tensor) is compared as zeros.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -146,3 +148,15 @@ def _compare_named(report, prefix, tolerance, scratch_named, torch_named):
             report.add(missing(prefix + name, shape, tolerance, f"the {side} module has no {prefix.strip()} {name!r}"))
         else:
             report.add(compare(prefix + name, mine[name], theirs[name], tolerance))
+
+
+@contextmanager
+def torch_fast_path_off():
+    """torch's MultiheadAttention and TransformerEncoder without their fused fast path (which evaluation
+    under no_grad would take): other math, see parity/tolerances.py. The flag is restored afterwards."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)

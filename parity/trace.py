@@ -39,6 +39,7 @@ import scratchnet
 import torchnet
 from parity import tolerances
 from parity.compare import compare
+from parity.harness import torch_fast_path_off
 from parity.transfer import to_numpy, to_torch, torch_dtype, torch_to_scratch
 from parity.cli import limit_threads, parity_exit_status
 from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed
@@ -285,14 +286,10 @@ def _torch_attention(mha, x, M, dy, tolerance):
     E, H = mha.embed_dim, mha.num_heads
     L, D = x.shape[0], E // H
     M_t = None if M is None else to_torch(M)
-    fast_path = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
+    with torch_fast_path_off():
         x_t = to_torch(x).requires_grad_()
         y, _ = mha(x_t, x_t, x_t, attn_mask=M_t, need_weights=False)
         y.backward(to_torch(dy))
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fast_path)
     module = dict(y=to_numpy(y), dx=to_numpy(x_t.grad),
                   grads={name: to_numpy(p.grad) for name, p in mha.named_parameters()})
     mha.zero_grad()

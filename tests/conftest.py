@@ -20,3 +20,12 @@ DTYPES = [np.float64, np.float32]
 @pytest.fixture(params=DTYPES, ids=["float64", "float32"])
 def dtype(request):
     return np.dtype(request.param)
+
+
+@pytest.fixture
+def no_torch_fastpath():
+    """torch's attention without its fused fast path, which is other math (see parity/tolerances.py)."""
+    from parity.harness import torch_fast_path_off
+
+    with torch_fast_path_off():
+        yield

@@ -25,12 +25,7 @@ from scratchnet.nn.attention import attention_backward, attention_forward
 from scratchnet.nn.transformer import generate_square_subsequent_mask
 
 
-@pytest.fixture(autouse=True)
-def no_torch_fastpath():
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    yield
-    torch.backends.mha.set_fastpath_enabled(before)
+pytestmark = pytest.mark.usefixtures("no_torch_fastpath")  # defined in conftest.py
 
 
 # -- scaled_dot_product_attention -------------------------------------------------------------------

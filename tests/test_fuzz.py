@@ -155,14 +155,6 @@ TRANSFORMER_EXAMPLE = {"architecture": "transformer", "model": TRANSFORMER_CONFI
                        "samples": 10, "batch_size": 4, "epochs": 2, "seed": 5}
 
 
-@pytest.fixture
-def no_torch_fastpath():
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    yield
-    torch.backends.mha.set_fastpath_enabled(before)
-
-
 @pytest.mark.parametrize("changes", [
     {},
     {"norm_first": False, "mask": "causal", "pool": "last", "activation": "relu", "num_layers": 1},

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import torchnet
+from parity.harness import torch_fast_path_off
 from parity import cli as parity_cli
 from parity import trace
 from parity.trace import check, trace_attention, trace_step
@@ -190,13 +191,9 @@ def test_attention_the_torch_column_is_torchs_own_layer():
     x = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     dy = torch.tensor(rng.standard_normal((3, 4)))
     mask = torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64)
-    before = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
+    with torch_fast_path_off():
         y, _ = mha(x, x, x, attn_mask=mask, need_weights=False)  # the path the trace runs
         _, weights = mha(x, x, x, attn_mask=mask, average_attn_weights=False)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(before)
     y.backward(dy)
     np.testing.assert_array_equal(rows["x"].torch, x.detach().numpy())
     np.testing.assert_array_equal(rows["dy"].torch, dy.numpy())
