@@ -40,7 +40,7 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
-from scratchnet._random import default_generator
+from scratchnet.nn.dropout import dropout_noise
 from scratchnet.nn.linear import Linear, init_uniform
 from scratchnet.nn.module import Module, Parameter
 
@@ -56,7 +56,7 @@ def attention_forward(Q, K, V, attn_mask=None, dropout_p=0.0, is_causal=False, s
     if M is not None:
         S = S + M
     P = _softmax_over_keys(S)                           # P = softmax(S)
-    Z = _dropout_scale(P.shape, dropout_p, P.dtype)     # None without dropout
+    Z = None if dropout_p == 0 else dropout_noise(P.shape, dropout_p, P.dtype)  # Z = mask / (1 − p)
     P_drop = P if Z is None else P * Z                  # P_drop = P ∘ Z
     O = P_drop @ V                                      # O = P V
     return O, (Q, K, V, P, Z, scale)
@@ -120,14 +120,6 @@ def _additive_mask(attn_mask, is_causal, L, S, dtype):
     if attn_mask.dtype == bool:
         return np.where(attn_mask, 0.0, -np.inf).astype(dtype)
     return attn_mask.astype(dtype, copy=False)
-
-
-def _dropout_scale(shape, p, dtype):
-    """Z = mask / (1 − p), mask ~ Bernoulli(1 − p) from scratchnet's generator, as ``Dropout``; None if p = 0."""
-    if p == 0:
-        return None
-    keep = default_generator().random(shape) < 1 - p
-    return keep.astype(dtype) / (1 - p) if p < 1 else np.zeros(shape, dtype)
 
 
 def _check_attention(Q, K, V, attn_mask, dropout_p, is_causal, scale):

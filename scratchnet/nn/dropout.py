@@ -33,9 +33,8 @@ class Dropout(Module):
         if not self.training or self.p == 0:
             self._scale = None
             return x
-        self.mask = default_generator().random(x.shape) < 1 - self.p
-        # torch's "noise": mask / (1 - p) in x's dtype, and 0 everywhere when p = 1.
-        self._scale = self.mask.astype(x.dtype) / (1 - self.p) if self.p < 1 else np.zeros_like(x)
+        self._scale = dropout_noise(x.shape, self.p, x.dtype)
+        self.mask = self._scale != 0
         return x * self._scale
 
     def backward(self, grad_output):
@@ -43,3 +42,10 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+def dropout_noise(shape, p, dtype):
+    """torch's dropout "noise": mask / (1 - p), mask ~ Bernoulli(1 - p) per element from scratchnet's
+    generator, in ``dtype``; 0 everywhere when p = 1. Dropout, the recurrent layers and attention share it."""
+    keep = default_generator().random(shape) < 1 - p
+    return keep.astype(dtype) / (1 - p) if p < 1 else np.zeros(shape, dtype)

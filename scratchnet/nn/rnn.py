@@ -38,8 +38,8 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
-from scratchnet._random import default_generator
 from scratchnet.nn import recurrent_steps as steps
+from scratchnet.nn.dropout import dropout_noise
 from scratchnet.nn.linear import init_uniform
 from scratchnet.nn.module import Module, Parameter, read_only
 
@@ -123,12 +123,6 @@ def _data(params):
     W_ih, W_hh, b_ih, b_hh = params
     zeros = np.zeros(W_ih.shape[0], W_ih.dtype)
     return W_ih.data, W_hh.data, zeros if b_ih is None else b_ih.data, zeros if b_hh is None else b_hh.data
-
-
-def _dropout_scale(shape, p, dtype):
-    """mask / (1 - p), mask ~ Bernoulli(1 - p) per element from scratchnet's generator; all 0 when p = 1."""
-    keep = default_generator().random(shape) < 1 - p
-    return keep.astype(dtype) / (1 - p) if p < 1 else np.zeros(shape, dtype)
 
 
 # -- argument checks shared by layers and cells -----------------------------------------------------
@@ -268,7 +262,7 @@ class _RNNBase(Module):
             layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)  # (T, N, D*H)
             scale = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                scale = _dropout_scale(layer_input.shape, self.dropout, dtype)
+                scale = dropout_noise(layer_input.shape, self.dropout, dtype)
                 layer_input = layer_input * scale
             scales.append(scale)
         output = layer_input  # (T, N, D*H)
