@@ -1,7 +1,8 @@
 """Datasets as NumPy arrays, shared by scratchnet, torchnet and parity.
 
 - ``load_lecture_data``: the lecture's ``make_classification`` data, split 80/20.
-- ``load_dataset(name)``: the lecture's data or a dataset that ships inside scikit-learn.
+- ``load_dataset(name)``: the lecture's data, a dataset that ships inside scikit-learn, sequences,
+  or a two-dimensional toy set (``moons``, ``circles``, ``spiral``, ``xor``) generated from a seed.
 - ``load_csv(path, target)``: a user's own file of numeric features.
 - ``iterate_batches``: one epoch's mini-batch indices, as torch's DataLoader forms them.
 
@@ -43,8 +44,16 @@ TOKEN_DATASETS = {
     "addition": "2-digit sums as characters, 12+34=640 (the sum reversed), for --model gpt",
     "sort": "6 digits and the same digits sorted, 314022=012234, for --model gpt",
 }
+# Points in the plane, generated from a seed, whose decision regions can be drawn (python -m parity --report).
+PLANE_DATASETS = {
+    "moons": "1000 points in two interleaving half circles (scikit-learn's make_moons, noise 0.2), 2 classes",
+    "circles": "1000 points on two concentric circles (scikit-learn's make_circles, noise 0.1, factor 0.5), 2 classes",
+    "spiral": "900 points on 3 interleaved spiral arms (the CS231n classic), 3 classes",
+    "xor": "1000 points uniform in the square [-1, 1]^2, class 1 where x1 and x2 have the same sign, 2 classes",
+}
 DATASETS = {
     "lecture": "the lecture's make_classification data: 1000 samples, 20 features, 2 classes",
+    **PLANE_DATASETS,
     **{name: description for name, (_, _, description) in SKLEARN_DATASETS.items()},
     **SEQUENCE_DATASETS,
     **TOKEN_DATASETS,
@@ -153,6 +162,10 @@ def load_dataset(name, *, test_size=0.2, dtype=np.float64):
             n_samples=1000, n_features=20, n_informative=15, n_redundant=5, n_classes=2, random_state=42
         )
         return split_and_scale("lecture", "binary", X, y, test_size=test_size, dtype=dtype, standardize=False)
+    if name in PLANE_DATASETS:
+        X, y = make_plane_dataset(name)
+        return split_and_scale(name, "multiclass" if name == "spiral" else "binary", X, y, test_size=test_size,
+                               dtype=dtype, standardize=False)  # already centred near unit scale: plots show x as is
     if name in SEQUENCE_DATASETS:
         from scratchnet.sequences import digits_as_sequences, make_genre_signals
 
@@ -173,6 +186,35 @@ def load_dataset(name, *, test_size=0.2, dtype=np.float64):
     loader, task, _ = SKLEARN_DATASETS[name]
     X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
     return split_and_scale(name, task, X, y, test_size=test_size, dtype=dtype)
+
+
+def make_plane_dataset(name, seed=42):
+    """``X`` (N, 2) float64 and ``y`` (N,) int64 for a name in ``PLANE_DATASETS``, the same for the same seed."""
+    import sklearn.datasets
+
+    if name == "moons":
+        return sklearn.datasets.make_moons(n_samples=1000, noise=0.2, random_state=seed)
+    if name == "circles":
+        return sklearn.datasets.make_circles(n_samples=1000, noise=0.1, factor=0.5, random_state=seed)
+    rng = np.random.default_rng(seed)
+    if name == "spiral":
+        return make_spiral(rng, points_per_arm=300, arms=3, noise=0.2)
+    if name == "xor":
+        X = rng.uniform(-1.0, 1.0, size=(1000, 2))
+        return X, (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    raise ValueError(f"unknown plane dataset {name!r}; expected one of {', '.join(PLANE_DATASETS)}")
+
+
+def make_spiral(rng, points_per_arm, arms, noise):
+    """Arm k: radius r from 0 to 1, angle theta = 4 r + 2 pi k / arms + noise * N(0, 1); x = r (sin theta, cos theta).
+
+    Class k is arm k (CS231n's spiral data, with its radius-to-angle rate of 4).
+    """
+    r = np.tile(np.linspace(0.0, 1.0, points_per_arm), arms)
+    k = np.repeat(np.arange(arms), points_per_arm)
+    theta = 4.0 * r + 2.0 * np.pi * k / arms + noise * rng.standard_normal(points_per_arm * arms)
+    X = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
+    return X, k.astype(np.int64)
 
 
 def _parse_number(text):

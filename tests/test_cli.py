@@ -7,7 +7,7 @@ import pytest
 
 import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
-from scratchnet.data import SKLEARN_DATASETS
+from scratchnet.data import PLANE_DATASETS, SKLEARN_DATASETS
 from scratchnet.cli.experiment import OPTIMIZER_NAMES
 
 # Learning rates that make each optimizer move in a few epochs (SGD and Adagrad need larger ones).
@@ -216,3 +216,11 @@ def test_export_and_import_reject_files_that_do_not_fit(args, message, tmp_path,
     assert parity_cli.main([arg.format(**paths) for arg in args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dataset", list(PLANE_DATASETS))
+def test_both_command_lines_take_the_plane_datasets(dataset, tmp_path, capsys):
+    assert scratchnet_cli.main(["--dataset", dataset, "--epochs", "2", "--hidden", "8", "--quiet"]) == 0
+    assert "Test Accuracy" in capsys.readouterr().out
+    assert parity_cli.main(["--dataset", dataset, "--epochs", "2", "--hidden", "8", "--quiet"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("PASS")

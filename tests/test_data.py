@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from scratchnet import metrics
-from scratchnet.data import DATASETS, SKLEARN_DATASETS, iterate_batches, load_csv, load_dataset, load_lecture_data
+from scratchnet.data import (DATASETS, SKLEARN_DATASETS, iterate_batches, load_csv, load_dataset, load_lecture_data,
+                             make_plane_dataset, make_spiral)
 
 
 @pytest.mark.parametrize("name", list(SKLEARN_DATASETS))
@@ -47,7 +48,7 @@ def test_bad_test_size_is_rejected(test_size):
 
 
 def test_unknown_dataset_names_the_choices():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; expected one of lecture, breast_cancer"):
+    with pytest.raises(ValueError, match="unknown dataset .mnist.; expected one of lecture, moons, circles, spiral, xor, breast_cancer"):
         load_dataset("mnist")
 
 
@@ -155,3 +156,32 @@ def test_regression_metrics_match_scikit_learn(pairs):
 def test_metrics_reject_mismatched_lengths():
     with pytest.raises(ValueError, match="same length"):
         metrics.accuracy(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("name, classes, samples", [("moons", 2, 1000), ("circles", 2, 1000), ("spiral", 3, 900),
+                                                     ("xor", 2, 1000)])
+def test_plane_datasets_are_points_in_the_plane_the_same_for_a_seed(name, classes, samples):
+    dataset = load_dataset(name)
+    X_train, X_test, y_train, y_test = dataset.split
+    assert X_train.shape[1] == 2 and len(X_train) + len(X_test) == samples
+    assert dataset.num_classes == classes and set(np.unique(y_train)) == set(range(classes))
+    assert np.abs(X_train).max() < 3  # near unit scale, as drawn (not standardised)
+    X, y = make_plane_dataset(name)
+    again = make_plane_dataset(name)
+    assert np.array_equal(X, again[0]) and np.array_equal(y, again[1])
+    other = make_plane_dataset(name, seed=7)
+    assert not np.array_equal(X, other[0])
+
+
+def test_spiral_arms_are_the_classes():
+    X, y = make_spiral(np.random.default_rng(0), points_per_arm=50, arms=4, noise=0.0)
+    radius, angle = np.hypot(X[:, 0], X[:, 1]), np.arctan2(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(radius, np.tile(np.linspace(0, 1, 50), 4), atol=1e-12)
+    # without noise, arm k at radius r has angle 4 r + 2 pi k / 4 (mod 2 pi)
+    expected = 4 * radius + 2 * np.pi * y / 4
+    np.testing.assert_allclose(np.angle(np.exp(1j * (angle - expected)))[radius > 0], 0, atol=1e-12)
+
+
+def test_xor_labels_are_the_sign_agreement():
+    X, y = make_plane_dataset("xor")
+    assert np.array_equal(y, (np.sign(X[:, 0]) == np.sign(X[:, 1])).astype(np.int64))
