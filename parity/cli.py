@@ -93,7 +93,8 @@ def print_epoch(every, total, bar=None):
             label = f"Epoch [{epoch}/{total}]"
             print(f"{label:<14}  {s:>12.8f}  {t:>12.8f}  {abs(s - t):>9.2e}")
         if bar is not None:
-            bar.update(1, epoch=f"{epoch}/{total}", loss=s)
+            bar.set_postfix(epoch=f"{epoch}/{total}", loss=s, refresh=False)
+            bar.update(1)
     return log
 
 

@@ -556,7 +556,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
                 coverage[key][value] += 1
         if failing:
             failed.append(example)
-        bar.update(1, passed=f"{counts['passed']}/{counts['run']}")
+        bar.set_postfix(passed=f"{counts['passed']}/{counts['run']}", refresh=False)
+        bar.update(1)
         return failing
 
     # Every setting explicit, so a hypothesis profile loaded elsewhere (a test suite's) changes nothing:

@@ -161,8 +161,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     data is cut into mini-batches (reshuffled each epoch from ``seed`` when ``shuffle``)
     and an epoch's loss is the sample-weighted mean of its batch losses.
 
-    ``progress``: None, or a bar with ``reset(total)``, ``update(n, **fields)``, ``clear()`` and
-    ``close()`` (``scratchnet.cli.progress.ProgressBar``); it advances per epoch.
+    ``progress``: None, or a tqdm bar (``scratchnet.cli.progress.progress_bar``, or any with tqdm's
+    ``reset(total)``, ``set_postfix``, ``update(n)``, ``clear()`` and ``close()``); it advances per epoch.
     """
     check_training_data(X_train, y_train, "X_train")
     if num_epochs < 0:
@@ -172,7 +172,7 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
     check_batches(len(X_train), batch_size, drop_last)
     rng = np.random.default_rng(seed)
     if progress is not None:
-        progress.reset(num_epochs)
+        progress.reset(total=num_epochs)
     losses, step = [], 0
     try:
         with StopOnCtrlC(num_epochs) as ctrl_c:
@@ -199,7 +199,8 @@ def fit(model, X_train, y_train, *, num_epochs=20, lr=1e-3, criterion=None, opti
                         progress.clear()  # the log line goes on a clean line; the bar redraws below it
                     log(f"Epoch [{epoch}/{num_epochs}], Loss: {losses[-1]:.4f}")
                 if progress is not None:
-                    progress.update(1, epoch=f"{epoch}/{num_epochs}", loss=losses[-1])
+                    progress.set_postfix(epoch=f"{epoch}/{num_epochs}", loss=losses[-1], refresh=False)
+                    progress.update(1)
     finally:
         if progress is not None:
             progress.close()  # also when training stops with an error, so the message starts a clean line

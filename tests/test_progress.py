@@ -1,4 +1,4 @@
-"""The progress bar: drawn on a terminal only, never with --quiet, never into captured output."""
+"""The progress bar (tqdm): drawn on a terminal or in a notebook only, never with --quiet, never into captured output."""
 
 import io
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 import scratchnet
 import scratchnet.cli.main as scratchnet_cli
 from parity import cli as parity_cli
-from scratchnet.cli.progress import ProgressBar, is_terminal, progress_bar
+from scratchnet.cli.progress import in_notebook, is_terminal, progress_bar
 from scratchnet.training import TrainingDivergedError, fit
 
 
@@ -25,55 +25,47 @@ def a_terminal_type(monkeypatch):
     monkeypatch.setenv("TERM", "xterm")
 
 
-def test_draws_on_a_terminal():
+def test_draws_a_tqdm_bar_on_a_terminal():
     stream = FakeTerminal()
-    bar = ProgressBar(4, "Training", stream=stream, min_interval=0)
-    bar.update(1, epoch="1/4", loss=0.5)
-    assert stream.getvalue().startswith("\rTraining  [######------------------]   25%  epoch 1/4  loss 0.5000  ")
-    bar.update(3, epoch="4/4", loss=0.25)
-    assert "[########################]  100%  epoch 4/4  loss 0.2500" in stream.getvalue()
+    bar = progress_bar(4, "Training", stream=stream)
+    bar.set_postfix(epoch="1/4", loss=0.5)
+    bar.update(1)
+    assert "Training:" in stream.getvalue() and "1/4" in stream.getvalue()
+    bar.set_postfix(epoch="4/4", loss=0.25)
+    bar.update(3)
+    bar.refresh()
+    assert "100%" in stream.getvalue() and "epoch=4/4, loss=0.25" in stream.getvalue()
     bar.close()
-    assert stream.getvalue().endswith("\r")  # closing blanks the line and returns to its start
+    assert stream.getvalue().endswith("\r")  # closing blanks the line (leave=False) and returns to its start
 
 
 @pytest.mark.parametrize("stream", [io.StringIO(), FakeTerminal()], ids=["not a terminal", "quiet"])
 def test_silent_when_not_a_terminal_or_quiet(stream):
     bar = progress_bar(3, "Training", quiet=isinstance(stream, FakeTerminal), stream=stream)
     for _ in range(3):
-        bar.update(1, loss=1.0)
+        bar.set_postfix(loss=1.0)
+        bar.update(1)
     bar.clear()
     bar.close()
-    assert stream.getvalue() == "" and not bar.enabled
+    assert stream.getvalue() == "" and bar.disable
 
 
 def test_a_dumb_terminal_or_a_closed_stream_gets_no_bar(monkeypatch):
     assert is_terminal(FakeTerminal())
     monkeypatch.setenv("TERM", "dumb")
     assert not is_terminal(FakeTerminal())
+    assert progress_bar(3, stream=FakeTerminal()).disable
     monkeypatch.setenv("TERM", "xterm")
     closed = io.StringIO()
     closed.close()  # its isatty() raises ValueError
     assert not is_terminal(closed) and not is_terminal(object())
 
 
-def test_redraws_are_rate_limited_but_the_last_is_drawn():
-    stream = FakeTerminal()
-    bar = ProgressBar(100, stream=stream, min_interval=3600)
-    for _ in range(100):
-        bar.update(1)
-    assert stream.getvalue().count("\r") == 2  # the first update and the last
-    assert "100%" in stream.getvalue()
+def test_a_notebook_gets_tqdms_widget_even_though_its_stream_is_no_terminal():
+    import tqdm.notebook
+    import tqdm.std
 
-
-def test_a_shorter_line_blanks_what_the_longer_one_left():
-    stream = FakeTerminal()
-    bar = ProgressBar(2, stream=stream, min_interval=0)
-    bar.update(1, note="a long message")
-    first = len(stream.getvalue())
-    bar.fields.clear()
-    bar.update(1)
-    second = stream.getvalue()[first:]
-    assert len(second) == first  # same width: the old text is overwritten with spaces
+    assert in_notebook(tqdm.notebook.tqdm) and not in_notebook(tqdm.std.tqdm)
 
 
 def data(dtype=np.float32):
@@ -89,13 +81,14 @@ def test_fit_advances_the_bar_per_epoch_and_keeps_log_lines_clean():
     def log(line):
         logged.append((line, stream.getvalue()))
 
-    bar = ProgressBar(1, "Training", stream=stream, min_interval=0)
+    bar = progress_bar(1, "Training", stream=stream)
+    bar.mininterval = 0  # redraw at every update, so the test sees each epoch
     fit(model, *data(), num_epochs=4, print_every=2, log=log, progress=bar)
-    assert bar.total == 4 and bar.count == 4
+    assert bar.total == 4 and bar.n == 4
     assert [line for line, _ in logged] == [line for line, _ in logged if line.startswith("Epoch [")]
     for _, drawn in logged:  # whenever a log line is printed, the bar's line has just been blanked
         assert drawn.endswith("\r")
-    assert "epoch 4/4" in stream.getvalue() and stream.getvalue().endswith("\r")
+    assert "epoch=4/4" in stream.getvalue() and stream.getvalue().endswith("\r")
 
 
 def test_fit_closes_the_bar_when_training_diverges():
@@ -103,9 +96,10 @@ def test_fit_closes_the_bar_when_training_diverges():
     model = scratchnet.models.MLP(3, [4], 2)
     stream = FakeTerminal()
     with pytest.raises(TrainingDivergedError, match="training diverged at epoch 2, step 2"):
-        fit(model, *data(), num_epochs=5, lr=1e30, progress=ProgressBar(1, stream=stream, min_interval=0),
-            log=lambda line: None)
-    assert "epoch 1/5" in stream.getvalue()  # drawn before training diverged,
+        bar = progress_bar(1, stream=stream)
+        bar.mininterval = 0
+        fit(model, *data(), num_epochs=5, lr=1e30, progress=bar, log=lambda line: None)
+    assert "epoch=1/5" in stream.getvalue()  # drawn before training diverged,
     assert stream.getvalue().endswith("\r")  # and blanked, so the error message starts a clean line
 
 
@@ -123,9 +117,9 @@ def test_both_command_lines_show_the_bar_on_a_terminal_unless_quiet(cli, argv, m
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert cli.main(argv) == 0
-    assert "\r" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert "\r" in terminal.getvalue() and "%|" in terminal.getvalue()  # tqdm's bar
     out = capsys.readouterr().out
-    assert "\r" not in out and "100%" not in out  # stdout keeps its lines
+    assert "\r" not in out and "%|" not in out  # stdout keeps its lines
 
     quiet = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", quiet)
