@@ -1,10 +1,26 @@
-"""Optimizer base: parameter groups and per-parameter state, as in ``torch.optim``.
+"""Optimizer base: parameter groups, per-parameter state and its state_dict, as in ``torch.optim``.
 
 Hyperparameters are held as Python floats. NumPy 2 treats a Python float as
 "weak" (float32 array * 0.9 stays float32) but a ``np.float64`` scalar as
 strong (float32 array * np.float64(0.9) becomes float64), so converting every
 hyperparameter with ``float()`` keeps float32 parameters and state float32.
+
+Scalar state (``step``, and ASGD's ``eta``/``mu``, NAdam's ``mu_product``) is a
+``np.float32`` scalar: torch keeps it in a 0-d tensor of its default dtype,
+float32, whatever the parameters' dtype, so it is rounded to float32 when
+stored, and read back as a Python float (``float(state["step"])``, as torch's
+``.item()``) before it enters any formula.
+
+``foreach``, ``fused``, ``capturable`` and ``differentiable`` choose which of
+torch's kernels runs (one tensor at a time, a list at once, one fused kernel,
+CUDA-graph-safe, autograd through the step); they do not change the equations.
+They are accepted, kept in the groups (so state dicts match torch's) and
+otherwise ignored: here there is one kernel, the equations themselves.
 """
+
+import copy
+
+import numpy as np
 
 from scratchnet.nn.module import Parameter, zero_grads
 
@@ -13,13 +29,17 @@ class Optimizer:
     """Base of every optimizer, as ``torch.optim.Optimizer``.
 
     ``params`` is an iterable of Parameters or of dicts (parameter groups, each with its own
-    hyperparameters); ``defaults`` fills what a group leaves out. ``step()`` updates every
-    parameter that has a ``.grad`` using the subclass's rule; ``state[param]`` holds what the
-    rule keeps between steps (``step``, ``exp_avg``, ``momentum_buffer``, ...), under torch's names.
+    hyperparameters); ``defaults`` fills what a group leaves out. ``step()`` hands every
+    parameter that has a ``.grad`` to the subclass's ``_update(p, g, state, group)``, which
+    changes ``p`` in place; ``state[param]`` holds what the rule keeps between steps
+    (``step``, ``exp_avg``, ``momentum_buffer``, ...), under torch's names.
     """
 
     def __init__(self, params, defaults):
         self.defaults = {key: _as_python(value) for key, value in defaults.items()}
+        if isinstance(params, Parameter):
+            raise TypeError("params argument given to the optimizer should be an iterable of Parameters or dicts, "
+                            "but got Parameter")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -30,7 +50,13 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group):
-        params = list(group["params"])
+        if not isinstance(group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(group).__name__}")
+        params = group["params"]
+        if isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
+                            "of tensors in sets will change between runs. Please use a list instead.")
+        params = [params] if isinstance(params, Parameter) else list(params)
         for param in params:
             if not isinstance(param, Parameter):
                 raise TypeError(f"optimizer can only optimize Parameters, got {type(param).__name__}")
@@ -46,12 +72,99 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         zero_grads((param for group in self.param_groups for param in group["params"]), set_to_none)
 
-    def step(self):
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss, if given."""
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    self._update(param.data, param.grad, self._state(param), group)
+        return loss
+
+    def _update(self, p, g, state, group):
+        """The subclass's rule: change ``p`` in place from its gradient ``g``, its ``state`` and ``group``."""
         raise NotImplementedError
 
     def _state(self, param):
         # Keyed by the Parameter object (identity), as torch keys state by tensor.
         return self.state.setdefault(param, {})
+
+    def state_dict(self):
+        """torch's layout: ``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``.
+
+        Parameters are numbered 0, 1, ... in group order; ``state`` holds only parameters that have
+        state. Everything is a copy, so the dict does not change as training goes on (torch hands
+        out its live tensors; here, as for ``Module.state_dict``, copies).
+        """
+        index = {}
+        for group in self.param_groups:
+            for param in group["params"]:
+                index.setdefault(id(param), len(index))
+        groups = []
+        for group in self.param_groups:
+            packed = {key: copy.deepcopy(value) for key, value in group.items() if key != "params"}
+            packed["params"] = [index[id(param)] for param in group["params"]]
+            groups.append(packed)
+        state = {index[id(param)]: copy.deepcopy(values) for param, values in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load what ``state_dict()`` (here or, converted to NumPy, torch's) returned.
+
+        The saved groups replace the current ones' hyperparameters; the saved ``params`` indices
+        are matched in order to this optimizer's parameters. Arrays are copied and cast to their
+        parameter's dtype (as torch casts floating state), scalars become ``np.float32`` (see the
+        module docstring). Everything is checked before anything changes.
+        """
+        saved_groups, saved_state = _check_state_dict(state_dict, self.param_groups)
+        params = {}
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            params.update(zip(saved["params"], group["params"], strict=True))
+        state = {}
+        for key, values in saved_state.items():
+            if key in params:
+                param = params[key]
+                state[param] = {name: _cast_state(value, param, key, name) for name, value in values.items()}
+            else:
+                state[key] = copy.deepcopy(values)  # torch keeps state it cannot place, as is
+        groups = []
+        for saved, group in zip(saved_groups, self.param_groups, strict=True):
+            loaded = {name: copy.deepcopy(value) for name, value in saved.items() if name != "params"}
+            for name, default in self.defaults.items():  # as torch's __setstate__: older dicts lack newer options
+                loaded.setdefault(name, default)
+            loaded["params"] = group["params"]
+            groups.append(loaded)
+        self.state, self.param_groups = state, groups
+
+
+def _check_state_dict(state_dict, groups):
+    """torch's checks (same messages), then the shape of every saved array against its parameter."""
+    if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+        keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+        raise ValueError(f"an optimizer state dict is a dict with keys 'param_groups' and 'state', got {keys}")
+    saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+    if len(groups) != len(saved_groups):
+        raise ValueError("loaded state dict has a different number of parameter groups")
+    if any(len(group["params"]) != len(saved["params"]) for group, saved in zip(groups, saved_groups, strict=True)):
+        raise ValueError("loaded state dict contains a parameter group "
+                         "that doesn't match the size of optimizer's group")
+    for saved, group in zip(saved_groups, groups, strict=True):
+        for key, param in zip(saved["params"], group["params"], strict=True):
+            for name, value in saved_state.get(key, {}).items():
+                if isinstance(value, np.ndarray) and value.ndim > 0 and value.shape != param.shape:
+                    raise ValueError(f"loaded state dict's state[{key}][{name!r}] has shape {value.shape}, "
+                                     f"but the optimizer's parameter {key} has shape {param.shape}")
+    return saved_groups, saved_state
+
+
+def _cast_state(value, param, key, name):
+    """A copy of one saved state value: arrays in the parameter's dtype, scalars as np.float32."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value.astype(param.dtype, copy=True)
+    if isinstance(value, (int, float, np.ndarray, np.floating, np.integer)) and not isinstance(value, bool):
+        return np.float32(value)
+    raise TypeError(f"loaded state dict's state[{key}][{name!r}] should be a numpy array or a number, "
+                    f"got {type(value).__name__}")
 
 
 def check_non_negative(values):
@@ -59,6 +172,21 @@ def check_non_negative(values):
     for what, value in values.items():
         if not value >= 0:
             raise ValueError(f"Invalid {what}: {value}")
+
+
+def check_betas(betas):
+    """torch's check of Adam-like betas: each in [0, 1)."""
+    for index, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+
+
+def check_kernel_flags(foreach, fused, differentiable):
+    """torch's refusals among its kernel choices (which change nothing here, see the module docstring)."""
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def _as_python(value):

@@ -1,44 +1,46 @@
 """Stochastic gradient descent, with torch.optim.SGD's exact update rule."""
 
-from scratchnet.optim.optimizer import Optimizer, check_non_negative
+from scratchnet.optim.optimizer import Optimizer, check_kernel_flags, check_non_negative
 
 
 class SGD(Optimizer):
-    r"""For each parameter p with gradient g (torch.optim.SGD's algorithm); each line is a line of ``step()``:
+    r"""For each parameter p with gradient g (torch.optim.SGD's algorithm); each line is a line of ``_update()``:
 
+        g   = -g                                    (maximize: ascend instead)
         g   = g + weight_decay * p                  (coupled L2 decay, if weight_decay != 0)
         b   = g.copy()                              (momentum != 0, first step: the buffer starts at g)
         b  *= momentum                              (later steps)
         b  += (1 - dampening) * g                   (b = momentum b + (1 - dampening) g)
         g   = g + momentum * b  if nesterov  else  b
         p  -= lr * g
+
+    State: ``momentum_buffer`` (b), only when momentum != 0.
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
         _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        check_kernel_flags(foreach, fused, differentiable)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
-    def step(self):
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                p, g = param.data, param.grad
-                if weight_decay != 0:
-                    g = g + weight_decay * p
-                if momentum != 0:
-                    state = self._state(param)
-                    if "momentum_buffer" not in state:
-                        b = state["momentum_buffer"] = g.copy()
-                    else:
-                        b = state["momentum_buffer"]
-                        b *= momentum
-                        b += (1 - dampening) * g
-                    g = g + momentum * b if nesterov else b
-                p -= lr * g
+    def _update(self, p, g, state, group):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        if group["maximize"]:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        if momentum != 0:
+            if "momentum_buffer" not in state:
+                b = state["momentum_buffer"] = g.copy()
+            else:
+                b = state["momentum_buffer"]
+                b *= momentum
+                b += (1 - dampening) * g
+            g = g + momentum * b if nesterov else b
+        p -= lr * g
 
 
 def _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov):
