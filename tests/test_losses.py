@@ -329,7 +329,10 @@ def test_cross_entropy_bad_input():
         snn.CrossEntropyLoss()(x, np.array([0, -1, 1]))
     with pytest.raises(ValueError, match=r"expected target of shape \(3,\)"):
         snn.CrossEntropyLoss()(x, np.array([[0], [1], [2]]))
-    with pytest.raises(ValueError, match=r"input logits of shape \(N, C\), got \(4,\)"):
+    with pytest.raises(ValueError, match=r"expected input of shape \(C,\), \(N, C\) or \(N, C, d1, ..., dk\), got \(\)"):
+        snn.CrossEntropyLoss()(np.zeros(()), np.array(0))
+    # torch takes a (1,) target for one unbatched sample only without label_smoothing; scratchnet wants torch's documented ()
+    with pytest.raises(ValueError, match=r"expected target of shape \(\) to match input \(4,\), got \(1,\)"):
         snn.CrossEntropyLoss()(np.zeros(4), np.array([0]))
     with pytest.raises(ValueError, match="empty batch"):
         snn.CrossEntropyLoss()(np.zeros((0, 4)), np.zeros(0, dtype=np.int64))

@@ -62,13 +62,9 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}"
 
 
-def _check_weight_vector(weight, name, loss):
-    if weight is None:
-        return None
-    check_float(weight, f"{loss} {name}")
-    if weight.ndim == 0:
-        raise ValueError(f"{loss} {name} must be an array, got a 0-d array; use shape (1,) for one value")
-    return weight
+def _check_weight(weight, name, loss):
+    """A float array or None; its shape is checked against the input's in forward."""
+    return None if weight is None else check_float(weight, f"{loss} {name}")
 
 
 def _check_broadcasts(weight, name, input, loss):
@@ -122,11 +118,148 @@ def _check_probabilities(values, name, loss):
         raise ValueError(f"{loss} {name} must be between 0 and 1, got {bad}")
 
 
-class CrossEntropyLoss(_Loss):
-    r"""Cross-entropy of logits against class labels, as ``torch.nn.CrossEntropyLoss``.
+class _ClassLoss(_Loss):
+    """What NLLLoss and CrossEntropyLoss share: class ``weight``, ``ignore_index``, and the forms of input they take.
+
+    Every form is computed on rows, one row of C values per prediction:
+
+        input  (N, C)               target (N,)              rows x (N, C)
+        input  (N, C, d1, ..., dk)  target (N, d1, ..., dk)  rows x (N d1 ... dk, C), the class axis moved last
+        input  (C,)                 target ()                rows x (1, C), one unbatched sample
+    """
+
+    def __init__(self, weight, ignore_index, reduction):
+        super().__init__(reduction)
+        if weight is not None:
+            check_float(weight, f"{type(self).__name__} weight")
+            if weight.ndim != 1:
+                raise ValueError(f"{type(self).__name__} weight must have shape (C,), got {shape_str(weight.shape)}")
+        self.register_buffer("weight", weight)
+        self.ignore_index = int(ignore_index)
+
+    def _target_weights(self, target, num_classes, dtype):
+        """a (M, C) = w * onehot(y) with the rows of ignored targets zeroed, and 'mean''s denominator sum_m a_m."""
+        y = target.reshape(-1)
+        kept = y != self.ignore_index
+        onehot = np.zeros((y.size, num_classes), dtype=dtype)
+        onehot[np.arange(y.size), np.where(kept, y, 0)] = 1  # an ignored row gets any class; kept zeroes it below
+        w = self.weight if self.weight is not None else np.ones(num_classes, dtype=dtype)
+        a = w * onehot * kept[:, None]
+        return a, a.sum(dtype=dtype)
+
+    def _check(self, input, target, probabilities_allowed):
+        """One error for every input torch refuses, before any state changes."""
+        loss = type(self).__name__
+        check_float(input, f"{loss} input")
+        check_array(target, f"{loss} target")
+        if input.ndim == 0:
+            raise ValueError(f"{loss} expected input of shape (C,), (N, C) or (N, C, d1, ..., dk), got ()")
+        num_classes = input.shape[0 if input.ndim == 1 else 1]
+        labels_shape = _labels_shape(input.shape)
+        if probabilities_allowed and target.dtype.kind == "f" and target.ndim == input.ndim:  # class probabilities
+            check_float(target, f"{loss} probability target", input.dtype)
+            if target.shape != input.shape:
+                raise ValueError(f"{loss} expected probability targets of shape {shape_str(input.shape)} "
+                                 f"(the input's), got {shape_str(target.shape)}")
+            if self.ignore_index >= 0:
+                raise ValueError(f"{loss} ignore_index={self.ignore_index} is not supported for probability targets "
+                                 f"(torch refuses it too); leave ignore_index negative")
+        elif target.dtype.kind not in "iu":
+            probabilities = (f", for class probabilities a float array of shape {shape_str(input.shape)}"
+                             if probabilities_allowed else "")
+            raise TypeError(
+                f"{loss} target must hold integer class labels (dtype int64) of shape {shape_str(labels_shape)}, got "
+                f"dtype {target.dtype} and shape {shape_str(target.shape)}; for a continuous target use a regression "
+                f"loss (MSELoss, L1Loss, HuberLoss){probabilities}"
+            )
+        elif target.shape != labels_shape:
+            hint = " (an integer target of the input's shape would be class probabilities, which must be float)" if (
+                probabilities_allowed and target.shape == input.shape) else ""
+            raise ValueError(f"{loss} expected target of shape {shape_str(labels_shape)} to match input "
+                             f"{shape_str(input.shape)}, got {shape_str(target.shape)}{hint}")
+        if input.size == 0:
+            raise ValueError(f"{loss} got an empty batch: expected input of shape (C,), (N, C) or (N, C, d1, ..., dk) "
+                             f"with no zero size, got {shape_str(input.shape)}")
+        if self.weight is not None:
+            check_float(self.weight, f"{loss} weight", input.dtype)
+            if self.weight.shape != (num_classes,):
+                raise ValueError(f"{loss} weight has shape {shape_str(self.weight.shape)} but the input has "
+                                 f"{num_classes} classes; expected ({num_classes},)")
+        if target.dtype.kind in "iu" and not (target.min() >= 0 and target.max() < num_classes):
+            labels = target[target != self.ignore_index]
+            if labels.size and labels.min() < 0:
+                raise ValueError(f"{loss} target must be class labels >= 0 (or ignore_index="
+                                 f"{self.ignore_index}), got {labels.min()}")
+            if labels.size and labels.max() >= num_classes:
+                raise ValueError(f"{loss} target holds label {labels.max()} but there are only {num_classes} "
+                                 f"classes (labels 0..{num_classes - 1})")
+
+    def _backward_rows(self, grad_rows, grad_output):
+        """dL/dx from dl_m/dx_m (M, C): times dL/dl_m, then the rows put back in the input's shape."""
+        grad_losses = self._grad_losses(grad_output, self._loss_shape, self._denominator, grad_rows.dtype)
+        return _from_rows(grad_rows * grad_losses.reshape(-1, 1), self._input_shape)
+
+    def extra_repr(self):
+        return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
+
+
+def _labels_shape(shape):
+    """The target's shape for class labels: the input's without the class axis ((C,) -> ())."""
+    return shape[:1] + shape[2:] if len(shape) > 1 else ()
+
+
+def _to_rows(x):
+    """(N, C, d1, ..., dk) -> (N d1 ... dk, C), the class axis last; (C,) -> (1, C)."""
+    if x.ndim == 1:
+        return x[None]
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+
+def _from_rows(rows, shape):
+    """The inverse of ``_to_rows`` for an input of ``shape``."""
+    if len(shape) == 1:
+        return rows[0]
+    return np.moveaxis(rows.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1)
+
+
+class NLLLoss(_ClassLoss):
+    r"""Negative log-likelihood of class labels given log-probabilities, as ``torch.nn.NLLLoss``.
+
+    Shapes (see _ClassLoss for the other forms): input x (N, C) log-probabilities, e.g. from LogSoftmax
+    (any real values are taken as they are); target y (N,) integer labels in [0, C) or ``ignore_index``;
+    weight w (C,) or None (all ones).
+
+        l_n   = -w[y_n] x[n, y_n]             (0 where y_n == ignore_index)
+        L     = sum_n l_n / sum_n w[y_n]      'mean': over the n not ignored (0 / 0 = nan if all are)
+        dl_n/dx_n = -w[y_n] onehot(y_n)
+
+    With a_n = w * onehot(y_n) (zero where ignored): l_n = -sum_c a_nc x_nc and dl_n/dx_n = -a_n.
+    NLLLoss(LogSoftmax(x)) is CrossEntropyLoss(x).
+    """
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        super().__init__(weight, ignore_index, reduction)
+
+    def forward(self, input, target):
+        self._check(input, target, probabilities_allowed=False)
+        x = _to_rows(input)  # (M, C)
+        a, denominator = self._target_weights(target, x.shape[1], x.dtype)  # a_n = w * onehot(y_n)
+        losses = -(a * x).sum(axis=1)  # l_n = -w[y_n] x[n, y_n]
+        self._a, self._denominator = a, denominator
+        self._input_shape, self._loss_shape = input.shape, target.shape
+        return self._reduce(losses.reshape(target.shape), denominator)
+
+    def backward(self, grad_output=1.0):
+        return self._backward_rows(-self._a, grad_output)  # dl_n/dx_n = -a_n
+
+
+class CrossEntropyLoss(_ClassLoss):
+    r"""Cross-entropy of logits against class labels or class probabilities, as ``torch.nn.CrossEntropyLoss``.
 
     Shapes: input x (N, C) logits; target y (N,) integer labels in [0, C) (or ``ignore_index``),
     or t (N, C) class probabilities of the input's float dtype. weight w: (C,) or None.
+    Also (see _ClassLoss): x (N, C, d1, ..., dk) with y (N, d1, ..., dk) or t of x's shape (one
+    prediction per position, e.g. per pixel), and one unbatched sample x (C,) with y () or t (C,).
 
     The plain case (integer labels, no weight, smoothing or ignored sample), 'mean':
 
@@ -143,97 +276,44 @@ class CrossEntropyLoss(_Loss):
         weight w:             a_n = w * q_n;                               'mean' divides by sum_n w[y_n]
         ignore_index:         a_n = 0 where y_n == ignore_index;           those n leave the denominator
 
+    (For labels that is torch's (1 - eps) NLL(log_p) + eps/C sum_c w_c (-log_p[n, c]), both terms over
+    NLL's denominator. torch refuses a non-negative ignore_index with probability targets.)
+
     Backward:  dl_n/dx_n = (sum_c a_nc) softmax(x_n) - a_n, which is softmax(x_n) - onehot(y_n) in the
     plain case; times dL/dl_n (1 / denominator for 'mean', 1 for 'sum', grad_output[n] for 'none').
     """
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        super().__init__(reduction)
+        super().__init__(weight, ignore_index, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
-        if weight is not None and _check_weight_vector(weight, "weight", "CrossEntropyLoss").ndim != 1:
-            raise ValueError(f"CrossEntropyLoss weight must have shape (C,), got {shape_str(weight.shape)}")
-        self.register_buffer("weight", weight)
-        self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input, target):
-        self._check(input, target)
-        log_p = F.log_softmax(input, dim=1)
-        if not self._is_plain(target):
-            return self._forward_with_options(log_p, target)
-        n = len(target)
-        losses = -log_p[np.arange(n), target]  # l_n = -log_p[n, y_n]
-        self._log_p, self._y, self._a, self._denominator = log_p, target, None, n
-        return self._reduce(losses, n)
+        self._check(input, target, probabilities_allowed=True)
+        log_p = F.log_softmax(_to_rows(input), dim=1)  # (M, C)
+        a, denominator, loss_shape = self._target_distribution(target, log_p)
+        losses = -(a * log_p).sum(axis=1)  # l_n = -sum_c a_nc log_p[n, c]
+        self._log_p, self._a, self._denominator = log_p, a, denominator
+        self._input_shape, self._loss_shape = input.shape, loss_shape
+        return self._reduce(losses.reshape(loss_shape), denominator)
 
     def backward(self, grad_output=1.0):
-        n = len(self._log_p)
-        grad = np.exp(self._log_p)  # softmax(x)
-        if self._a is None:
-            grad[np.arange(n), self._y] -= 1  # softmax(x) - onehot(y)
-        else:
-            grad = self._a.sum(axis=1, keepdims=True) * grad - self._a  # (sum_c a_nc) softmax(x_n) - a_n
-        grad_losses = self._grad_losses(grad_output, (n,), self._denominator, grad.dtype)  # 1 / N for 'mean'
-        return grad * grad_losses[..., None]
+        softmax = np.exp(self._log_p)
+        return self._backward_rows(self._a.sum(axis=1, keepdims=True) * softmax - self._a, grad_output)
 
-    def _is_plain(self, target):
-        return (target.dtype.kind in "iu" and self.weight is None and not self.label_smoothing
-                and not (target == self.ignore_index).any())
-
-    def _forward_with_options(self, log_p, target):
-        """l_n = -sum_c a_nc log_p[n, c], with a_n built from label_smoothing, weight and ignore_index."""
-        n, num_classes = log_p.shape
+    def _target_distribution(self, target, log_p):
+        """a (M, C), 'mean''s denominator and the losses' shape, from labels or probabilities."""
+        num_rows, num_classes = log_p.shape
         eps = self.label_smoothing
         w = self.weight if self.weight is not None else np.ones(num_classes, dtype=log_p.dtype)
-        if target.dtype.kind == "f":  # class probabilities t: nothing is ignored, 'mean' divides by N
-            q, kept, denominator = target, np.ones(n, dtype=bool), n
-        else:
-            kept = target != self.ignore_index
-            y = np.where(kept, target, 0)  # an ignored n gets any valid class; kept zeroes its row of a below
-            q = np.zeros_like(log_p)
-            q[np.arange(n), y] = 1  # onehot(y)
-            denominator = (w[y] * kept).sum(dtype=log_p.dtype)
-        q = (1 - eps) * q + eps / num_classes  # label_smoothing
-        a = w * q * kept[:, None]  # weight, then ignore_index
-        self._log_p, self._y, self._a, self._denominator = log_p, None, a, denominator
-        return self._reduce(-(a * log_p).sum(axis=1), denominator)
-
-    def _check(self, input, target):
-        check_float(input, "CrossEntropyLoss input")
-        if input.ndim != 2:
-            raise ValueError(f"CrossEntropyLoss expected input logits of shape (N, C), got {shape_str(input.shape)}")
-        check_array(target, "CrossEntropyLoss target")
-        n, num_classes = input.shape
-        if target.dtype.kind == "f" and target.ndim == 2:  # class probabilities
-            check_float(target, "CrossEntropyLoss probability target", input.dtype)
-            if target.shape != input.shape:
-                raise ValueError(f"CrossEntropyLoss expected probability targets of shape {shape_str(input.shape)} "
-                                 f"(the input's), got {shape_str(target.shape)}")
-        elif target.dtype.kind not in "iu":
-            raise TypeError(
-                f"CrossEntropyLoss target must hold integer class labels (dtype int64) of shape ({n},), got dtype "
-                f"{target.dtype} and shape {shape_str(target.shape)}; for a continuous target use a regression loss "
-                f"(MSELoss, L1Loss, HuberLoss), for class probabilities a float array of shape ({n}, {num_classes})"
-            )
-        elif target.shape != (n,):
-            raise ValueError(f"CrossEntropyLoss expected target of shape ({n},) to match input {shape_str(input.shape)}, "
-                             f"got {shape_str(target.shape)}")
-        if n == 0:
-            raise ValueError("CrossEntropyLoss got an empty batch: expected input of shape (N, C) with N >= 1")
-        if self.weight is not None:
-            check_float(self.weight, "CrossEntropyLoss weight", input.dtype)
-            if self.weight.shape != (num_classes,):
-                raise ValueError(f"CrossEntropyLoss weight has shape {shape_str(self.weight.shape)} but the input has "
-                                 f"{num_classes} classes; expected ({num_classes},)")
-        if target.dtype.kind in "iu" and not (target.min() >= 0 and target.max() < num_classes):
-            labels = target[target != self.ignore_index]
-            if labels.size and labels.min() < 0:
-                raise ValueError(f"CrossEntropyLoss target must be class labels >= 0 (or ignore_index="
-                                 f"{self.ignore_index}), got {labels.min()}")
-            if labels.size and labels.max() >= num_classes:
-                raise ValueError(f"CrossEntropyLoss target holds label {labels.max()} but there are only {num_classes} "
-                                 f"classes (labels 0..{num_classes - 1})")
+        if target.dtype.kind == "f":  # class probabilities t: nothing is ignored, 'mean' divides by M
+            q = (1 - eps) * _to_rows(target) + eps / num_classes
+            return w * q, num_rows, _labels_shape(target.shape)
+        onehot_weights, denominator = self._target_weights(target, num_classes, log_p.dtype)  # w * onehot(y) * kept
+        kept = target.reshape(-1, 1) != self.ignore_index
+        a = (1 - eps) * onehot_weights + eps / num_classes * w * kept  # w * q_n, zero where ignored
+        return a, denominator, target.shape
 
     def extra_repr(self):
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
@@ -255,8 +335,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight=None, *, reduction="mean", pos_weight=None):
         super().__init__(reduction)
-        self.register_buffer("weight", _check_weight_vector(weight, "weight", "BCEWithLogitsLoss"))
-        self.register_buffer("pos_weight", _check_weight_vector(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
+        self.register_buffer("weight", _check_weight(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer("pos_weight", _check_weight(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
 
     def forward(self, input, target):
         loss = "BCEWithLogitsLoss"
@@ -302,7 +382,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight=None, *, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("weight", _check_weight_vector(weight, "weight", "BCELoss"))
+        self.register_buffer("weight", _check_weight(weight, "weight", "BCELoss"))
 
     def forward(self, input, target):
         loss = "BCELoss"
