@@ -1,4 +1,6 @@
-"""Flatten: merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``."""
+"""Flatten and Unflatten: merge dimensions into one, or split one into several, as ``torch.nn``'s."""
+
+import numpy as np
 
 from scratchnet._checks import check_array, shape_str
 from scratchnet.nn.module import Module
@@ -32,3 +34,56 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """y = x.reshape(x.shape[:dim] + unflattened_size + x.shape[dim + 1:]);   backward: dx = g.reshape(x.shape).
+
+    Flatten's inverse for one dimension: Unflatten(1, (C, H, W)) takes (N, C H W) back to
+    (N, C, H, W). One entry of ``unflattened_size`` may be -1, inferred from the others; the
+    product must equal x.shape[dim]. ``unflattened_size`` is a tuple or list of ints, kept as given
+    (the repr shows which, as torch's).
+    """
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type {type(unflattened_size).__name__}")
+        for position, size in enumerate(unflattened_size):
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(size).__name__} at pos {position}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def _sizes(self, x):
+        """Check x; return the concrete sizes that replace x.shape[dim] (-1 resolved)."""
+        check_array(x, "Unflatten input")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int):
+            raise TypeError(f"Unflatten expected an int dim, got {type(self.dim).__name__}")
+        where = f"{self} on an input of shape {shape_str(x.shape)}"
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{where}: dim must be in [{-x.ndim}, {x.ndim - 1}]")
+        sizes, length = tuple(self.unflattened_size), x.shape[self.dim]
+        known = [s for s in sizes if s != -1]
+        if not sizes or len(sizes) - len(known) > 1 or any(s < 0 for s in known):
+            raise ValueError(f"{where}: unflattened_size must be non-empty, of non-negative sizes with at most one -1")
+        product = int(np.prod(known))
+        if len(known) < len(sizes):  # one -1: inferred, when the others leave one answer
+            if product == 0 or length % product:
+                raise ValueError(f"{where}: cannot infer the -1 of {sizes} from size {length}")
+            return tuple(length // product if s == -1 else s for s in sizes)
+        if product != length:
+            raise ValueError(f"{where}: sizes {list(sizes)} don't multiply up to the size of dim {self.dim} ({length})")
+        return sizes
+
+    def forward(self, x):
+        sizes = self._sizes(x)
+        dim = self.dim % x.ndim
+        self._input_shape = x.shape
+        return x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
+
+    def backward(self, grad_output):
+        return grad_output.reshape(self._input_shape)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
