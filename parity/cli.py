@@ -73,7 +73,9 @@ def build_parser():
     add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
     parser.add_argument("--report", metavar="DIR",
-                        help="also write DIR/report.md, DIR/report.json and plots (loss.png, differences.png)")
+                        help="also write DIR/report.md, DIR/report.json and plots: loss.png, differences.png, the "
+                        "training health of both sides (activations.png, gradients.png, update_ratio.png) and, "
+                        "for a 2-D dataset, the two models' decision regions (regions.png)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (it is shown on stderr only when stderr is a terminal)")
     parser.add_argument("--load", metavar="PATH",
@@ -192,16 +194,28 @@ def run(args):
         y_test = experiment.dataset.split.y_test  # labels as the dataset holds them (data's are shaped for the loss)
         evaluation = dict(predict=experiment.predictions,
                           score=lambda predictions: experiment.score(y_test, predictions))
+    health = None
+    if args.report:  # the report also draws each side's training health
+        from parity.health import TrainingHealth
+
+        health = TrainingHealth(scratch_model, torch_model, experiment.epochs)
     with progress_bar(experiment.epochs, "Parity", quiet=args.quiet) as bar:
         report = train_side_by_side(
             scratch_model, torch_model, data, epochs=experiment.epochs, criterion=experiment.loss,
             optimizer=experiment.optimizer, lr=experiment.lr, batch_size=experiment.batch_size, seed=experiment.seed,
-            log=print_epoch(args.print_every, experiment.epochs, bar), **evaluation,
+            log=print_epoch(args.print_every, experiment.epochs, bar), health=health, **evaluation,
         )
     print_summary(report, getattr(experiment.dataset, "class_names", None))
     payload = {"seed": experiment.seed, "dataset": experiment.dataset.name, "task": experiment.task,
                "model": name, "model_config": kwargs, "loss": experiment.loss, "optimizer": experiment.optimizer,
                "lr": experiment.lr, "batch_size": experiment.batch_size, **report.to_dict()}
+    if health is not None:
+        payload["health"] = health.to_dict()
+        if getattr(experiment.dataset, "sample_shape", None) == (2,) and experiment.task != "regression":  # a plane
+            from parity.regions import decision_regions
+
+            payload["decision_regions"] = decision_regions(scratch_model, torch_model, experiment.predictions,
+                                                           data.X_train, experiment.dataset.split.y_train)
     if args.json:
         from parity.report import json_text
 

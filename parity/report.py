@@ -6,6 +6,11 @@
     DIR/loss.png          both loss curves overlaid, and their |difference| per epoch (log scale)
     DIR/differences.png   per step, the largest |difference| of any gradient and of any parameter
                           (log scale), with the tolerance drawn as a line
+    DIR/activations.png   training health (parity.health), both sides: histograms of every activation
+    DIR/gradients.png     layer's outputs and of every weight's gradient at the first, middle and last epoch
+    DIR/update_ratio.png  log10(|update| / |weight|) per weight over the steps, the ~1e-3 band marked
+    DIR/regions.png       for a 2-D dataset: each side's decision regions over the training points, and the
+                          grid points where the two decide differently
 
 Everything is drawn from the JSON payload alone, so the page and the JSON cannot disagree:
 every number in report.md is the payload's value printed with ``repr`` (the shortest text that
@@ -19,6 +24,8 @@ from pathlib import Path
 
 SIDES = ("scratchnet", "torch")
 COLORS = {"scratchnet": "tab:blue", "torch": "tab:orange", "tolerance": "tab:red", "zero": "tab:gray"}
+LABELS = {"scratchnet": "scratchnet (NumPy)", "torch": "torch"}
+HEALTH_PLOTS = ("activations.png", "gradients.png", "update_ratio.png")
 
 
 def number(value):
@@ -48,13 +55,22 @@ def json_text(payload):
 
 
 def write_report(directory, payload):
-    """Write report.md, report.json, loss.png and differences.png into ``directory``; returns their paths."""
+    """Write report.md, report.json and the plots the payload holds data for into ``directory``; returns their paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {name: directory / name for name in ("report.md", "report.json", "loss.png", "differences.png")}
+    names = ["report.md", "report.json", "loss.png", "differences.png"]
+    names += list(HEALTH_PLOTS) if "health" in payload else []
+    names += ["regions.png"] if "decision_regions" in payload else []
+    paths = {name: directory / name for name in names}
     paths["report.json"].write_text(json_text(payload))
     plot_losses(payload, paths["loss.png"])
     plot_differences(payload, paths["differences.png"])
+    if "health" in payload:
+        plot_histograms(payload, "activations", paths["activations.png"])
+        plot_histograms(payload, "gradients", paths["gradients.png"])
+        plot_update_ratio(payload, paths["update_ratio.png"])
+    if "decision_regions" in payload:
+        plot_regions(payload, paths["regions.png"])
     paths["report.md"].write_text(markdown(payload))
     return paths
 
@@ -159,6 +175,106 @@ def plot_differences(payload, path):
     plt.close(fig)
 
 
+def plot_histograms(payload, kind, path):
+    """One row per layer (``kind`` 'activations') or weight ('gradients'), one column per recorded epoch:
+    both sides' histograms over shared bins, scratchnet filled, torch outlined on top."""
+    plt = _pyplot()
+    health = payload["health"]
+    by_epoch = health[kind]
+    epochs = list(by_epoch)
+    names = list(by_epoch[epochs[0]]) if epochs else []
+    what = {"activations": "outputs of", "gradients": "gradient of"}[kind]
+    rows, cols = max(len(names), 1), max(len(epochs), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.6 * cols, 7.5), 2.3 * rows + 0.8), squeeze=False)
+    for i, name in enumerate(names):
+        for j, epoch in enumerate(epochs):
+            ax, hist = axes[i][j], by_epoch[epoch][name]
+            edges = hist["edges"]
+            ax.stairs(hist["scratchnet"], edges, fill=True, color=COLORS["scratchnet"], alpha=0.5,
+                      label=LABELS["scratchnet"])
+            ax.stairs(hist["torch"], edges, color=COLORS["torch"], linewidth=1.5, linestyle="--", label=LABELS["torch"])
+            kind_of_layer = health.get("layer_types", {}).get(name) if kind == "activations" else None
+            ax.set_title(f"{what} {name}{f' ({kind_of_layer})' if kind_of_layer else ''}, epoch {epoch}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel("count", fontsize=8)
+            if i == len(names) - 1:
+                ax.set_xlabel("value", fontsize=8)
+    if names:
+        axes[0][0].legend(fontsize=7)
+    else:
+        axes[0][0].text(0.5, 0.5, f"no {kind} recorded", transform=axes[0][0].transAxes, ha="center",
+                        color=COLORS["zero"])
+    title = {"activations": "Activations: each activation layer's outputs in the epoch's first step",
+             "gradients": "Gradients: each weight's gradient after the epoch's first step"}[kind]
+    fig.suptitle(f"{title}\n{_subtitle(payload)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_update_ratio(payload, path):
+    """log10(|update| / |weight|) per step for every weight (one panel each), both sides, the ~1e-3 band shaded."""
+    plt = _pyplot()
+    ratios = payload["health"]["update_ratio"]
+    names = list(ratios["torch"])
+    cols = min(len(names), 3) or 1
+    rows = max(math.ceil(len(names) / cols), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows + 0.8), squeeze=False, sharex=True)
+    for ax, name in zip([ax for row in axes for ax in row], names):
+        steps = range(1, len(ratios["torch"][name]) + 1)
+        ax.axhspan(-3.5, -2.5, color="tab:green", alpha=0.12, label="~1e-3 band")
+        ax.axhline(-3, color="tab:green", linewidth=0.8)
+        for side, style in (("scratchnet", dict(linewidth=3, alpha=0.5)), ("torch", dict(linewidth=1, linestyle="--"))):
+            values = [math.nan if v is None else v for v in ratios[side][name]]
+            ax.plot(steps, values, color=COLORS[side], label=LABELS[side], **style)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("log10(|ΔW| / |W|)", fontsize=8)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in [ax for row in axes for ax in row][len(names):]:
+        ax.set_visible(False)
+    if names:
+        axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"Update-to-weight ratio per step: {_subtitle(payload)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_regions(payload, path):
+    """Each side's predicted class over the plane with the training points, and where the two differ."""
+    plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+
+    regions = payload["decision_regions"]
+    xs, ys = regions["x"], regions["y"]
+    labels = regions["labels"]
+    points = regions["points"]
+    classes = max(max(labels), max(max(row) for row in regions["torch"])) + 1
+    palette = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+    cmap = ListedColormap([palette[k % len(palette)] for k in range(classes)])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharex=True, sharey=True)
+    for ax, side in zip(axes, SIDES):
+        ax.pcolormesh(xs, ys, regions[side], cmap=cmap, vmin=-0.5, vmax=classes - 0.5, alpha=0.35, shading="auto")
+        ax.scatter([p[0] for p in points], [p[1] for p in points], c=labels, cmap=cmap, vmin=-0.5,
+                   vmax=classes - 0.5, s=8, edgecolors="black", linewidths=0.3)
+        ax.set_title(f"{LABELS[side]}: predicted class", color=COLORS[side])
+    differ = [[int(a != b) for a, b in zip(r1, r2)] for r1, r2 in zip(regions["scratchnet"], regions["torch"])]
+    axes[2].pcolormesh(xs, ys, differ, cmap=ListedColormap(["white", "black"]), vmin=0, vmax=1, shading="auto")
+    axes[2].scatter([p[0] for p in points], [p[1] for p in points], c="lightgray", s=4)
+    count = regions["differ"]
+    axes[2].set_title(f"grid points where they differ: {count} of {len(xs) * len(ys)}")
+    for ax in axes:
+        ax.set_xlabel("x1")
+    axes[0].set_ylabel("x2")
+    fig.suptitle(f"Decision regions after training (training points drawn): {_subtitle(payload)}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _subtitle(payload):
     return f"{payload.get('dataset', '?')}, {payload.get('model', '?')}, {payload.get('optimizer', '?')}, {payload['dtype']}"
 
@@ -220,6 +336,27 @@ def markdown(payload):
         "## Test metrics",
         _metrics_table(payload["test_metrics"]),
     ]
+    if "decision_regions" in payload:
+        regions = payload["decision_regions"]
+        parts += [
+            "## Decision regions",
+            f"Each side's predicted class at {len(regions['x'])} × {len(regions['y'])} points of the plane, over the "
+            f"training points; the third panel marks the {regions['differ']} grid points where the two predictions "
+            "differ (in float64 there should be none; in float32 rounding can flip a point on a boundary).",
+            "![Decision regions of both sides and where they differ](regions.png)",
+        ]
+    if "health" in payload:
+        parts += [
+            "## Training health",
+            "Recorded on both sides during the training steps themselves, in the first step of epochs "
+            f"{', '.join(map(str, payload['health']['epochs']))}: the histograms share their bins, scratchnet filled "
+            "and torch dashed on top, so two identical runs look like one.",
+            "![Histograms of each activation layer's outputs](activations.png)",
+            "![Histograms of each weight's gradient](gradients.png)",
+            "The update-to-weight ratio log10(|ΔW| / |W|) of every weight at every step. Near -3 (the green band) "
+            "is the usual healthy rate; far above, the learning rate is too high; far below, too low.",
+            "![Update-to-weight ratio per step](update_ratio.png)",
+        ]
     return "\n\n".join(parts) + "\n"
 
 

@@ -13,6 +13,7 @@ and at the end the test accuracy and the per-sample predictions.
 """
 
 import copy
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -87,7 +88,8 @@ def _compute_dtype(X, scratch_model):
 def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion="CrossEntropyLoss",
                        criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
                        batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None,
-                       predict=None, score=None, per_token=False, generate=None, score_outputs=None):
+                       predict=None, score=None, per_token=False, generate=None, score_outputs=None,
+                       health=None):
     """Train both models on ``data`` (a ``scratchnet.data.Split`` of NumPy arrays); returns a TrainingReport.
 
     ``data``'s targets are in the form the loss takes. ``log(epoch, report)`` is called after
@@ -101,6 +103,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     each side's model in eval mode, replaces ``predict(outputs)`` for models that decode (greedy
     answers (N, answer_length)): a row of predictions agrees only when every token does.
     ``score_outputs(outputs)`` adds metrics read from the test outputs themselves (a test loss).
+    ``health``: a ``parity.health.TrainingHealth``, which watches every training step of both models.
     """
     predict = predict or (lambda outputs: outputs.argmax(axis=1))
     score = score or (lambda predictions: {"accuracy": float((predictions == data[3]).mean())})
@@ -139,6 +142,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
         for epoch in range(1, epochs + 1):
             sums, count = {"scratchnet": 0.0, "torch": 0.0}, 0
             for index in iterate_batches(len(X_train), batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last):
+                first_of_epoch = count == 0
                 step += 1
                 ctrl_c.step_begins(epoch, step)
                 where = f"epoch {epoch} step {step}"
@@ -156,11 +160,13 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
                     shadow_loss = criteria[0](shadow_logits, yb)
                     shadow.backward(criteria[0].backward())
 
-                t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
-                try:  # scratchnet's train_step refuses a non-finite loss before it touches the weights
-                    s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0], xb, yb)
-                except TrainingDivergedError as error:
-                    s_loss = error.loss
+                with health.step(epoch, first_of_epoch) if health is not None else nullcontext():
+                    t_logits, t_loss = torchnet.training.train_step(torch_model, criteria[1], optimizers[1], xb_t, yb_t)
+                    try:  # scratchnet's train_step refuses a non-finite loss before it touches the weights
+                        s_logits, s_loss = scratchnet.training.train_step(scratch_model, criteria[0], optimizers[0],
+                                                                          xb, yb)
+                    except TrainingDivergedError as error:
+                        s_loss = error.loss
                 if not (np.isfinite(s_loss) and np.isfinite(t_loss)):
                     raise TrainingDivergedError(f"training diverged at epoch {epoch}, step {step}: loss is {s_loss} "
                                                 f"in scratchnet and {t_loss} in torch. Try a lower learning rate "
