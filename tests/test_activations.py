@@ -1,6 +1,8 @@
-"""Activations: parity with torch.nn (float64 and float32), gradient checks, erf, and their properties."""
+"""Activations: parity with torch.nn (float64 and float32, extreme inputs, kinks, 0-d inputs), gradient checks,
+erf, and their properties."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -10,74 +12,154 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from hypothesis_profiles import examples
-import scratchnet.nn as snn
+import scratchnet.nn.activation as A
 from parity import check_module
 from scratchnet.gradcheck import gradcheck
 from scratchnet.nn import functional as F
 
 # (id, scratchnet module, torch twin): every activation with default and non-default arguments.
 ACTIVATIONS = [
-    ("ReLU", lambda: snn.ReLU(), lambda: torch.nn.ReLU()),
-    ("LeakyReLU", lambda: snn.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
-    ("LeakyReLU(0.2)", lambda: snn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
-    ("ELU", lambda: snn.ELU(), lambda: torch.nn.ELU()),
-    ("ELU(0.5)", lambda: snn.ELU(alpha=0.5), lambda: torch.nn.ELU(alpha=0.5)),
-    ("GELU", lambda: snn.GELU(), lambda: torch.nn.GELU()),
-    ("GELU(tanh)", lambda: snn.GELU(approximate="tanh"), lambda: torch.nn.GELU(approximate="tanh")),
-    ("SiLU", lambda: snn.SiLU(), lambda: torch.nn.SiLU()),
-    ("Softplus", lambda: snn.Softplus(), lambda: torch.nn.Softplus()),
-    ("Softplus(2,3)", lambda: snn.Softplus(beta=2.0, threshold=3.0), lambda: torch.nn.Softplus(beta=2.0, threshold=3.0)),
-    ("Sigmoid", lambda: snn.Sigmoid(), lambda: torch.nn.Sigmoid()),
-    ("Tanh", lambda: snn.Tanh(), lambda: torch.nn.Tanh()),
-    ("Softmax(1)", lambda: snn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
-    ("Softmax(0)", lambda: snn.Softmax(dim=0), lambda: torch.nn.Softmax(dim=0)),
-    ("LogSoftmax(1)", lambda: snn.LogSoftmax(dim=1), lambda: torch.nn.LogSoftmax(dim=1)),
-    ("LogSoftmax(-1)", lambda: snn.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1)),
+    ("ReLU", lambda: A.ReLU(), lambda: torch.nn.ReLU()),
+    ("LeakyReLU", lambda: A.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
+    ("LeakyReLU(0.2)", lambda: A.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
+    ("ELU", lambda: A.ELU(), lambda: torch.nn.ELU()),
+    ("ELU(0.5)", lambda: A.ELU(alpha=0.5), lambda: torch.nn.ELU(alpha=0.5)),
+    ("GELU", lambda: A.GELU(), lambda: torch.nn.GELU()),
+    ("GELU(tanh)", lambda: A.GELU(approximate="tanh"), lambda: torch.nn.GELU(approximate="tanh")),
+    ("SiLU", lambda: A.SiLU(), lambda: torch.nn.SiLU()),
+    ("Softplus", lambda: A.Softplus(), lambda: torch.nn.Softplus()),
+    ("Softplus(2,3)", lambda: A.Softplus(beta=2.0, threshold=3.0), lambda: torch.nn.Softplus(beta=2.0, threshold=3.0)),
+    ("Sigmoid", lambda: A.Sigmoid(), lambda: torch.nn.Sigmoid()),
+    ("Tanh", lambda: A.Tanh(), lambda: torch.nn.Tanh()),
+    ("Softmax(1)", lambda: A.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
+    ("Softmax(0)", lambda: A.Softmax(dim=0), lambda: torch.nn.Softmax(dim=0)),
+    ("LogSoftmax(1)", lambda: A.LogSoftmax(dim=1), lambda: torch.nn.LogSoftmax(dim=1)),
+    ("LogSoftmax(-1)", lambda: A.LogSoftmax(dim=-1), lambda: torch.nn.LogSoftmax(dim=-1)),
+    ("Softmin(1)", lambda: A.Softmin(dim=1), lambda: torch.nn.Softmin(dim=1)),
+    ("Softmin(0)", lambda: A.Softmin(dim=0), lambda: torch.nn.Softmin(dim=0)),
+    ("Hardtanh", lambda: A.Hardtanh(), lambda: torch.nn.Hardtanh()),
+    ("Hardtanh(-2,3)", lambda: A.Hardtanh(-2.0, 3.0), lambda: torch.nn.Hardtanh(-2.0, 3.0)),
+    ("ReLU6", lambda: A.ReLU6(), lambda: torch.nn.ReLU6()),
+    ("Hardsigmoid", lambda: A.Hardsigmoid(), lambda: torch.nn.Hardsigmoid()),
+    ("Hardswish", lambda: A.Hardswish(), lambda: torch.nn.Hardswish()),
+    ("Threshold(1,7)", lambda: A.Threshold(1.0, 7.0), lambda: torch.nn.Threshold(1.0, 7.0)),
+    ("Hardshrink", lambda: A.Hardshrink(), lambda: torch.nn.Hardshrink()),
+    ("Hardshrink(1.5)", lambda: A.Hardshrink(1.5), lambda: torch.nn.Hardshrink(1.5)),
+    ("Softshrink", lambda: A.Softshrink(), lambda: torch.nn.Softshrink()),
+    ("Softshrink(1.5)", lambda: A.Softshrink(1.5), lambda: torch.nn.Softshrink(1.5)),
+    ("PReLU", lambda: A.PReLU(), lambda: torch.nn.PReLU()),
+    ("PReLU(init=-0.3)", lambda: A.PReLU(init=-0.3), lambda: torch.nn.PReLU(init=-0.3)),
+    ("SELU", lambda: A.SELU(), lambda: torch.nn.SELU()),
+    ("CELU", lambda: A.CELU(), lambda: torch.nn.CELU()),
+    ("CELU(0.5)", lambda: A.CELU(0.5), lambda: torch.nn.CELU(0.5)),
+    ("CELU(2)", lambda: A.CELU(2.0), lambda: torch.nn.CELU(2.0)),
+    ("Mish", lambda: A.Mish(), lambda: torch.nn.Mish()),
+    ("LogSigmoid", lambda: A.LogSigmoid(), lambda: torch.nn.LogSigmoid()),
+    ("Softsign", lambda: A.Softsign(), lambda: torch.nn.Softsign()),
+    ("Tanhshrink", lambda: A.Tanhshrink(), lambda: torch.nn.Tanhshrink()),
+    ("GLU", lambda: A.GLU(), lambda: torch.nn.GLU()),
+    ("GLU(0)", lambda: A.GLU(dim=0), lambda: torch.nn.GLU(dim=0)),
 ]
 IDS = [name for name, _, _ in ACTIVATIONS]
+# Modules to which torch refuses a 0-d input (GLU halves a dimension; a 0-d input has no dim 1); all others take it.
+NO_0D = {"GLU", "GLU(0)", "Softmax(1)", "LogSoftmax(1)", "Softmin(1)"}
+# Every kink in the table: ReLU-like 0; shrink's +-0.5, +-1.5; Hardtanh's +-1, -2, 3; Hardsigmoid and Hardswish's
+# +-3; ReLU6's 6; Threshold's 1; Softplus(2, 3)'s 1.5 and Softplus's 20 (where torch still takes the log1p branch).
+KINKS = [-3.0, -2.0, -1.5, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.5, 3.0, 6.0, 20.0]
 
 
-def _inputs(dtype, shape=(6, 5), scale=4.0, seed=0):
+def _pair(make, make_torch, dtype):
+    """The scratchnet module in ``dtype`` (PReLU holds a parameter) and its torch twin in the same dtype."""
+    return make().to(dtype), make_torch().to(torch.float64 if dtype == np.float64 else torch.float32)
+
+
+def _inputs(dtype, shape=(6, 4), scale=4.0, seed=0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def _away_from_kinks(shape, seed):
+    """Values k/4 + 0.123 on [-4, 4]: every kink above is a multiple of 1/4, so each value sits >= 0.12 from one."""
+    u = np.random.default_rng(seed).uniform(-4, 4, shape)
+    return np.round(u * 4) / 4 + 0.123
 
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
 def test_parity(name, make, make_torch, dtype):
-    twin = make_torch().to(torch.float64 if dtype == np.float64 else torch.float32)
-    check_module(make(), twin, _inputs(dtype)).assert_passed()
+    check_module(*_pair(make, make_torch, dtype), _inputs(dtype)).assert_passed()
 
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
-def test_parity_extreme_inputs(name, make, make_torch):
-    # Large finite inputs stay finite and agree with torch (overflow-prone exp, tails of erf), and inputs exactly
-    # at Softplus's thresholds (20 for beta=1; 1.5 for beta=2, threshold=3), where torch still takes the log1p branch.
-    x = np.array([[-800.0, -40.0, -1e-8, 0.0, 1e-8, 1.5, 20.0, 40.0, 800.0]])
-    check_module(make(), make_torch().double(), x).assert_passed()
+def test_parity_extreme_inputs_and_kinks(name, make, make_torch, dtype):
+    """Large finite inputs stay finite and agree with torch (overflow-prone exp, tails of erf), and at every kink the
+    gradient is torch's choice of one-sided derivative. Each row holds -x of the other, so +-kinks both appear."""
+    row = np.array([800.0, 40.0, 10.0, 5.0, 2.5, 1e-8, *KINKS, 0.25])
+    x = np.stack([row, -row]).astype(dtype)
+    check_module(*_pair(make, make_torch, dtype), x).assert_passed()
+
+
+@pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
+def test_parity_0d_input(name, make, make_torch, dtype):
+    """A 0-d input gives a 0-d ndarray output and gradient (torch: 0-d tensors), on each side of a kink and on it."""
+    if name in NO_0D:
+        pytest.skip("torch refuses a 0-d input (test_glu_refuses_what_torch_refuses, test_softmax_of_a_0d_input...)")
+    for value in (-2.5, 0.0, 0.7):
+        scratch, twin = _pair(make, make_torch, dtype)
+        x = np.array(value, dtype=dtype)
+        check_module(scratch, twin, x, grad_output=np.array(0.6, dtype=dtype)).assert_passed()
+        y = scratch(x)
+        grad = scratch.backward(np.array(0.6, dtype=dtype))
+        assert type(y) is np.ndarray and y.shape == () and y.dtype == dtype
+        assert type(grad) is np.ndarray and grad.shape == () and grad.dtype == dtype
 
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
 def test_gradcheck(name, make, make_torch):
-    # Inputs kept away from the kinks (ReLU's 0, Softplus(2, 3)'s threshold at 1.5) by construction.
-    x = _inputs(np.float64, (4, 5), scale=1.0, seed=1)
-    x = np.where(np.abs(x) < 0.05, 0.3, x)
-    x = np.where(np.abs(x - 1.5) < 0.05, 1.2, x)
-    assert gradcheck(make(), x) == []
+    assert gradcheck(make().double(), _away_from_kinks((4, 4), seed=1)) == []
+
+
+@pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
+def test_gradcheck_0d(name, make, make_torch):
+    if name in NO_0D:
+        pytest.skip("torch refuses a 0-d input")
+    for value in (-1.377, 0.623):
+        assert gradcheck(make().double(), np.array(value)) == []
+
+
+def test_gradcheck_sees_a_wrong_kink_choice_only_at_the_kink():
+    """Why parity runs at the kinks: away from them a module with the other one-sided derivative passes gradcheck
+    (it is the same function), at them only the comparison with torch tells the two apart."""
+
+    class OtherSideHardswish(A.Hardswish):
+        def backward(self, grad_output):
+            x = self._x
+            return np.where(x < -3, 0.0, np.where(x <= 3, grad_output * (x / 3 + 0.5), grad_output))
+
+    assert gradcheck(OtherSideHardswish(), _away_from_kinks((4, 4), seed=1)) == []
+    x = np.array([[-3.0, 3.0]])
+    assert not check_module(OtherSideHardswish(), torch.nn.Hardswish(), x).passed
 
 
 @pytest.mark.parametrize("name,make,make_torch", ACTIVATIONS, ids=IDS)
 def test_keeps_float32(name, make, make_torch):
-    module = make()
+    module = make().float()
     y = module(_inputs(np.float32))
     assert y.dtype == np.float32
     assert module.backward(np.ones_like(y)).dtype == np.float32
 
 
 def test_reprs_and_defaults_match_torch():
-    assert snn.LeakyReLU().negative_slope == torch.nn.LeakyReLU().negative_slope == 0.01
-    assert snn.ELU().alpha == torch.nn.ELU().alpha == 1.0
-    assert snn.GELU().approximate == torch.nn.GELU().approximate == "none"
-    assert (snn.Softplus().beta, snn.Softplus().threshold) == (torch.nn.Softplus().beta, torch.nn.Softplus().threshold)
-    assert repr(snn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
+    assert A.LeakyReLU().negative_slope == torch.nn.LeakyReLU().negative_slope == 0.01
+    assert A.ELU().alpha == torch.nn.ELU().alpha == 1.0
+    assert A.GELU().approximate == torch.nn.GELU().approximate == "none"
+    assert (A.Softplus().beta, A.Softplus().threshold) == (torch.nn.Softplus().beta, torch.nn.Softplus().threshold)
+    for name, make, make_torch in ACTIVATIONS:
+        assert repr(make()) == repr(make_torch()), name
+    for name in ("ReLU", "LeakyReLU", "ELU", "SiLU", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "SELU", "CELU",
+                 "Mish"):
+        assert repr(getattr(A, name)(inplace=True)) == repr(getattr(torch.nn, name)(inplace=True)), name
+    assert repr(A.Threshold(0.1, 20.0, inplace=True)) == repr(torch.nn.Threshold(0.1, 20.0, inplace=True))
+    assert repr(A.PReLU(3)) == repr(torch.nn.PReLU(3)) == "PReLU(num_parameters=3)"
+    assert isinstance(A.ReLU6(), A.Hardtanh) and isinstance(torch.nn.ReLU6(), torch.nn.Hardtanh)
 
 
 # -- erf ------------------------------------------------------------------------------------------
@@ -115,7 +197,7 @@ def test_gelu_tanh_within_1e3_of_exact(x):
 @examples(30)
 def test_softplus_is_the_identity_above_its_threshold(beta, threshold, offset):
     x = threshold / beta + 1e-6 + offset  # beta x > threshold
-    module = snn.Softplus(beta, threshold)
+    module = A.Softplus(beta, threshold)
     np.testing.assert_array_equal(module(x), x)
     g = np.linspace(-1, 1, x.size)
     np.testing.assert_array_equal(module.backward(g), g)
@@ -173,8 +255,8 @@ def test_integer_input_is_rejected(name, make, make_torch):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
-        snn.GELU(approximate="erf")
+        A.GELU(approximate="erf")
     with pytest.raises(ValueError, match="dim 2 is out of range"):
-        snn.Softmax(dim=2)(np.zeros((2, 3)))
+        A.Softmax(dim=2)(np.zeros((2, 3)))
     with pytest.raises(TypeError, match="must be a numpy.ndarray"):
-        snn.ELU()([1.0, 2.0])
+        A.ELU()([1.0, 2.0])

@@ -6,17 +6,25 @@ results, as torch's kernels do:
 - softmax(x)_i     = exp(x_i - m) / sum_j exp(x_j - m),   m = max_j x_j
 - log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m)   (log-sum-exp)
 - sigmoid(x)       = 1 / (1 + exp(-x)), evaluated through exp(-|x|), which never overflows
-- log_sigmoid(x)   = min(x, 0) - log1p(exp(-|x|))
-- softplus(x)      = max(x, 0) + log1p(exp(-|x|))          (= log(1 + exp(x)))
+- log1p_exp(x)     = max(x, 0) + log1p(exp(-|x|))          (= log(1 + exp(x)), never overflows)
+- log_sigmoid(x)   = -log1p_exp(-x) = min(x, 0) - log1p(exp(-|x|))
+- softplus(x)      = log1p_exp(x)                          (with torch's beta and threshold)
 - erf(x)           W. J. Cody's rational Chebyshev approximations, float64-accurate
 
 Every function keeps its input's dtype: constants are Python floats, which NumPy 2
-treats as "weak" scalars (float32 stays float32).
+treats as "weak" scalars (float32 stays float32). Every function returns an ndarray, a
+0-d one for a 0-d input as torch returns a 0-d tensor: NumPy's ufuncs turn a 0-d array into
+a scalar (np.tanh(np.array(0.5)) is an np.float64), hence the ``np.asarray`` on those returns.
+
+``inplace`` is accepted wherever torch's function takes it and changes nothing: the result
+is always a new array and the input is never written (a deliberate difference from torch).
 """
 
 import math
 
 import numpy as np
+
+from scratchnet._checks import shape_str
 
 
 def softmax_dim(dim, ndim):
@@ -39,14 +47,19 @@ def softmax(x, dim=None):
     """
     axis = softmax_dim(dim, x.ndim)
     exp = np.exp(x - x.max(axis=axis, keepdims=True))
-    return exp / exp.sum(axis=axis, keepdims=True)
+    return np.asarray(exp / exp.sum(axis=axis, keepdims=True))
 
 
 def log_softmax(x, dim=None):
     """log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m) along ``dim``, m = max_j x_j."""
     axis = softmax_dim(dim, x.ndim)
     shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)))
+
+
+def softmin(x, dim=None):
+    """softmin(x) = softmax(-x) along ``dim``: the smallest x_i gets the largest weight."""
+    return softmax(-x, dim)
 
 
 def sigmoid(x):
@@ -55,37 +68,174 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def log1p_exp(x):
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): exp never sees a positive exponent."""
+    return np.asarray(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+
+
 def log_sigmoid(x):
-    """log(sigmoid(x)) = -softplus(-x), finite for every finite x."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    """log(sigmoid(x)) = -log(1 + exp(-x)) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x."""
+    return np.asarray(np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))))
 
 
-def relu(x):
-    return np.maximum(x, 0)
+logsigmoid = log_sigmoid  # torch.nn.functional's name
+
+
+def relu(x, inplace=False):
+    return np.asarray(np.maximum(x, 0))
 
 
 def tanh(x):
-    return np.tanh(x)
+    return np.asarray(np.tanh(x))
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x, negative_slope=0.01, inplace=False):
     return np.where(x > 0, x, x * negative_slope)
 
 
-def elu(x, alpha=1.0):
+def elu(x, alpha=1.0, inplace=False):
     # expm1 is exact near 0 where exp(x) - 1 would cancel; the minimum keeps exp from overflowing on the unused branch.
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
-def silu(x):
-    return x * sigmoid(x)
+# torch's SELU constants (Klambauer et al. 2017), as printed in torch.nn.SELU's documentation.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x, inplace=False):
+    """scale * x if x > 0 else scale * alpha * (exp(x) - 1), with torch's alpha and scale."""
+    return np.where(x > 0, _SELU_SCALE * x, _SELU_SCALE * _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    check_celu_alpha(alpha)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+def check_celu_alpha(alpha):
+    if alpha == 0:
+        raise ValueError("CELU alpha cannot be 0: the negative branch divides x by alpha")
+
+
+def silu(x, inplace=False):
+    return np.asarray(x * sigmoid(x))
+
+
+def mish(x, inplace=False):
+    """x tanh(softplus(x)), softplus(x) = log(1 + exp(x)) without a threshold (torch's mish)."""
+    return np.asarray(x * np.tanh(log1p_exp(x)))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's linear regime)."""
     bx = x * beta
-    stable = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
-    return np.where(bx > threshold, x, stable)
+    return np.where(bx > threshold, x, log1p_exp(bx) / beta)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    """min(max(x, min_val), max_val): x clipped to [min_val, max_val] (NaN stays NaN)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}")
+    return np.asarray(np.clip(x, min_val, max_val))
+
+
+def relu6(x, inplace=False):
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x, inplace=False):
+    """min(max(x + 3, 0), 6) / 6: 0 below -3, 1 above 3, the line x/6 + 1/2 between (torch's kernel order)."""
+    return np.asarray(np.clip(x + 3, 0.0, 6.0) / 6)
+
+
+def hardswish(x, inplace=False):
+    """x min(max(x + 3, 0), 6) / 6 = x hardsigmoid(x) (torch's kernel order)."""
+    return np.asarray(x * np.clip(x + 3, 0.0, 6.0) / 6)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return np.asarray(x / (np.abs(x) + 1))
+
+
+def tanhshrink(x):
+    """x - tanh(x)."""
+    return np.asarray(x - np.tanh(x))
+
+
+def threshold(x, threshold, value, inplace=False):
+    """value where x <= threshold, else x (a NaN x stays NaN, as in torch's kernel)."""
+    return np.where(x <= threshold, value, x)
+
+
+def hardshrink(x, lambd=0.5):
+    """0 where -lambd <= x <= lambd, else x."""
+    return np.where((x >= -lambd) & (x <= lambd), 0.0, x)
+
+
+def softshrink(x, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between (0 * x there, so NaN stays NaN)."""
+    check_softshrink_lambd(lambd)
+    return np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0 * x))
+
+
+def check_softshrink_lambd(lambd):
+    if not lambd >= 0:
+        raise ValueError(f"Softshrink lambd must be >= 0, got {lambd}")
+
+
+def prelu_weight(weight, ndim):
+    """PReLU's weight shaped to broadcast against an ``ndim``-dimensional input, as torch does.
+
+    One weight broadcasts everywhere; C weights sit along dim 1 (the channels), so the input
+    needs at least 2 dimensions with shape[1] == C. Returns the weight reshaped to ``ndim`` axes.
+    """
+    if weight.ndim > 1:
+        raise ValueError(f"prelu expected a scalar or 1-d weight (num_parameters,), got shape {shape_str(weight.shape)}")
+    return weight.reshape((1, weight.size) + (1,) * (ndim - 2) if ndim >= 2 else (1,) * ndim)
+
+
+def check_prelu_input(shape, num_parameters):
+    """torch's refusals: C > 1 weights need a channel dim 1 of size C (a 0-d input has none)."""
+    if num_parameters == 1:
+        return
+    if len(shape) == 0:
+        raise ValueError(f"PReLU with num_parameters={num_parameters} got a 0-d input, which has no channel dimension")
+    channels = shape[1] if len(shape) >= 2 else 1
+    if channels != num_parameters:
+        raise ValueError(
+            f"PReLU has num_parameters={num_parameters} but the input's channel dimension (dim 1) has size "
+            f"{channels}: expected input of shape (N, {num_parameters}, *), got {shape_str(shape)}"
+        )
+
+
+def prelu(x, weight):
+    """x if x > 0 else w x, with w one weight, or one per channel (dim 1) of x."""
+    check_prelu_input(x.shape, weight.size)
+    w = prelu_weight(weight, x.ndim)
+    return np.where(x > 0, x, w * x)
+
+
+def glu_axis(shape, dim):
+    """The axis GLU halves: ``dim`` normalised, after torch's refusals (0-d input, odd size)."""
+    if len(shape) == 0:
+        raise ValueError("GLU does not support 0-d inputs: it halves a dimension, whose size must be even")
+    if not -len(shape) <= dim < len(shape):
+        raise ValueError(f"GLU dim {dim} is out of range for an input with {len(shape)} dimensions")
+    axis = dim % len(shape)
+    if shape[axis] % 2:
+        raise ValueError(f"GLU halves dimension {dim}, whose size must be even, got size {shape[axis]} "
+                         f"in an input of shape {shape_str(shape)}")
+    return axis
+
+
+def glu(x, dim=-1):
+    """a * sigmoid(b), where a and b are the first and second halves of x along ``dim``."""
+    a, b = np.split(x, 2, axis=glu_axis(x.shape, dim))
+    return np.asarray(a * sigmoid(b))
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -96,8 +246,8 @@ _GELU_TANH_CUBIC = 0.044715  # torch's kKappa
 def gelu(x, approximate="none"):
     """x Phi(x) with Phi the standard normal CDF; 'tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     if approximate == "tanh":
-        return 0.5 * x * (1 + np.tanh(_GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x)))
-    return 0.5 * x * (1 + erf(x * _SQRT_HALF))
+        return np.asarray(0.5 * x * (1 + np.tanh(_GELU_TANH_SCALE * (x + _GELU_TANH_CUBIC * x * x * x))))
+    return np.asarray(0.5 * x * (1 + erf(x * _SQRT_HALF)))
 
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969),
