@@ -16,22 +16,47 @@ from scratchnet.optim import lr_scheduler
 lrs = st.lists(st.floats(1e-4, 1.0), min_size=1, max_size=3)
 
 
-def _sequences(name, base_lrs, steps, **kwargs):
-    """(scratchnet's, torch's) get_last_lr() after construction and after each of ``steps`` steps."""
-    scratch_opt = scratchnet.optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in base_lrs])
-    torch_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in base_lrs])
-    mine = getattr(lr_scheduler, name)(scratch_opt, **kwargs)
-    theirs = getattr(torch.optim.lr_scheduler, name)(torch_opt, **kwargs)
-    sequences = ([mine.get_last_lr()], [theirs.get_last_lr()])
-    for _ in range(steps):
-        torch_opt.step()  # torch warns if its scheduler steps before its optimizer
-        mine.step()
-        theirs.step()
-        sequences[0].append(mine.get_last_lr())
-        sequences[1].append(theirs.get_last_lr())
-        assert [group["lr"] for group in scratch_opt.param_groups] == mine.get_last_lr()
-        assert mine.last_epoch == theirs.last_epoch
+def twin_optimizers(base_lrs, name="SGD", **kwargs):
+    """A scratchnet and a torch optimizer ``name`` with one group (one zero parameter) per lr."""
+    scratch_opt = getattr(scratchnet.optim, name)(
+        [{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in base_lrs], **kwargs)
+    torch_opt = getattr(torch.optim, name)(
+        [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in base_lrs], **kwargs)
+    return scratch_opt, torch_opt
+
+
+def observed(scheduler):
+    """What a step leaves behind: get_last_lr(), each group's lr and momentum (or betas), last_epoch."""
+    groups = [(group["lr"], group.get("momentum"), group.get("betas")) for group in scheduler.optimizer.param_groups]
+    return scheduler.get_last_lr(), groups, getattr(scheduler, "last_epoch", None)  # ChainedScheduler has none
+
+
+def run_twins(build, scratch_opt, torch_opt, steps, step_args=()):
+    """Build a scheduler with ``build(module, optimizer)`` on both sides, then take ``steps`` steps
+    (the optimizers first, as torch wants; ``step_args[i]`` passed to step i if given); what each
+    side saw after construction and after every step."""
+    mine, theirs = build(lr_scheduler, scratch_opt), build(torch.optim.lr_scheduler, torch_opt)
+    sequences = ([observed(mine)], [observed(theirs)])
+    for step in range(steps):
+        args = step_args[step] if step_args else ()
+        scratch_opt.step()
+        torch_opt.step()
+        mine.step(*args)
+        theirs.step(*args)
+        sequences[0].append(observed(mine))
+        sequences[1].append(observed(theirs))
     return sequences
+
+
+def _sequences(name, base_lrs, steps, **kwargs):
+    """(scratchnet's, torch's) observations after construction and after each of ``steps`` steps."""
+    scratch_opt, torch_opt = twin_optimizers(base_lrs)
+    return run_twins(lambda module, opt: getattr(module, name)(opt, **kwargs), scratch_opt, torch_opt, steps)
+
+
+def _lr_curve(sequence):
+    """The first group's lr at each observation."""
+    return [lrs[0] for lrs, _, _ in sequence]
 
 
 @given(lrs, st.integers(1, 10), st.floats(0.01, 1.0), st.integers(0, 40))
@@ -59,7 +84,7 @@ def test_cosine_annealing_lr_matches_torch(base_lrs, T_max, eta_min, steps):
 def test_cosine_annealing_follows_the_closed_form():
     mine, _ = _sequences("CosineAnnealingLR", [0.1], 10, T_max=10, eta_min=0.001)
     closed = [0.001 + (0.1 - 0.001) * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(11)]
-    np.testing.assert_allclose([lrs[0] for lrs in mine], closed, rtol=1e-12)
+    np.testing.assert_allclose(_lr_curve(mine), closed, rtol=1e-12)
 
 
 def test_step_lr_sequence_and_bookkeeping():
@@ -68,6 +93,7 @@ def test_step_lr_sequence_and_bookkeeping():
     assert scheduler.last_epoch == 0 and scheduler.base_lrs == [1.0] and opt.param_groups[0]["initial_lr"] == 1.0
     seen = []
     for _ in range(5):
+        opt.step()
         scheduler.step()
         seen.append(opt.param_groups[0]["lr"])
     assert seen == [1.0, 0.5, 0.5, 0.25, 0.25]
@@ -106,7 +132,7 @@ def test_linear_lr_matches_torch(base_lrs, start_factor, end_factor, total_iters
 def test_linear_lr_follows_the_closed_form_and_defaults():
     mine, _ = _sequences("LinearLR", [0.05], 45, start_factor=0.05, total_iters=40)
     closed = [0.05 * (0.05 + 0.95 * min(t, 40) / 40) for t in range(46)]
-    np.testing.assert_allclose([lrs[0] for lrs in mine], closed, rtol=1e-12)
+    np.testing.assert_allclose(_lr_curve(mine), closed, rtol=1e-12)
     opt = scratchnet.optim.SGD([Parameter(np.zeros(1))], lr=1.0)
     scheduler = lr_scheduler.LinearLR(opt)
     assert (scheduler.start_factor, scheduler.end_factor, scheduler.total_iters) == (1.0 / 3, 1.0, 5)
@@ -145,6 +171,7 @@ def test_lambda_lr_needs_one_function_per_group_and_saves_only_callable_objects(
     state = scheduler.state_dict()
     assert state["lr_lambdas"] == [None, {"factor": 0.5}] and "optimizer" not in state
     halving.factor = 0.9
+    opt.step()
     scheduler.step()
     scheduler.load_state_dict(state)
     assert halving.factor == 0.5 and scheduler.last_epoch == 0
@@ -159,28 +186,20 @@ PHASES = st.sampled_from([
     ("CosineAnnealingLR", {"T_max": 6, "eta_min": 1e-5}),
     ("LambdaLR", {"lr_lambda": LAMBDAS["inverse_sqrt"]}),
     ("LambdaLR", {"lr_lambda": LAMBDAS["warmup"]}),
+    ("MultiplicativeLR", {"lr_lambda": LAMBDAS["exponential"]}),
+    ("MultiStepLR", {"milestones": [2, 2, 5], "gamma": 0.5}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 3}),
+    ("PolynomialLR", {"total_iters": 4, "power": 2.0}),
 ])
 
 
 def _sequential_sequences(base_lrs, phases, milestones, steps):
-    """get_last_lr() and the groups' lr of both SequentialLRs after construction and each step."""
+    """What both SequentialLRs leave behind after construction and each step."""
     def build(module, optimizer):
         schedulers = [getattr(module, name)(optimizer, **kwargs) for name, kwargs in phases]
         return module.SequentialLR(optimizer, schedulers, milestones=milestones)
 
-    scratch_opt = scratchnet.optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": lr} for lr in base_lrs])
-    torch_opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in base_lrs])
-    mine, theirs = build(lr_scheduler, scratch_opt), build(torch.optim.lr_scheduler, torch_opt)
-    sequences = ([], [])
-    for step in range(steps + 1):
-        if step:
-            torch_opt.step()
-            mine.step()
-            theirs.step()
-        sequences[0].append((mine.get_last_lr(), [group["lr"] for group in scratch_opt.param_groups]))
-        sequences[1].append((theirs.get_last_lr(), [group["lr"] for group in torch_opt.param_groups]))
-        assert mine.last_epoch == theirs.last_epoch
-    return sequences
+    return run_twins(build, *twin_optimizers(base_lrs), steps)
 
 
 @given(lrs, st.lists(PHASES, min_size=1, max_size=3), st.lists(st.integers(0, 8), min_size=2, max_size=2),
@@ -201,6 +220,7 @@ def test_warmup_then_cosine():
     scheduler = lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[5])
     seen = [scheduler.get_last_lr()[0]]
     for _ in range(15):
+        opt.step()
         scheduler.step()
         seen.append(opt.param_groups[0]["lr"])
     warm = [1e-3 * (0.01 + 0.99 * t / 5) for t in range(5)]
@@ -215,6 +235,7 @@ def test_sequential_lr_state_dict_round_trip():
         return opt, lr_scheduler.SequentialLR(opt, phases, milestones=[3])
 
     opt, scheduler = build()
+    opt.step()
     for _ in range(4):
         scheduler.step()
     state = scheduler.state_dict()
@@ -222,6 +243,7 @@ def test_sequential_lr_state_dict_round_trip():
     resumed_opt, resumed = build()
     resumed.load_state_dict(state)
     resumed_opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"]  # the optimizer's state is restored apart
+    resumed_opt.step()
     for _ in range(3):
         scheduler.step()
         resumed.step()
@@ -288,6 +310,7 @@ def test_warmup_schedulers_resume_as_torch(name, kwargs, last_epoch):
     theirs = getattr(torch.optim.lr_scheduler, name)(torch_opt, last_epoch=last_epoch, **kwargs)
     for _ in range(12):
         assert mine.get_last_lr() == theirs.get_last_lr()
+        scratch_opt.step()
         torch_opt.step()
         mine.step()
         theirs.step()
