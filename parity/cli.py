@@ -5,6 +5,7 @@
     python -m parity fuzz [options]     random architectures, losses and optimizers, checked by hypothesis
     python -m parity export M.snet M.pt a saved scratchnet model as a torch state_dict file
     python -m parity import M.pt M.snet a torch state_dict file into the model the options describe
+    python -m parity coverage           which torch.nn / torch.optim names scratchnet has (the README's table)
 
 Exit status: 0 when parity holds, 1 on a parity failure, 2 on bad usage or bad input, 130 when
 stopped by Ctrl-C.
@@ -29,7 +30,8 @@ from scratchnet.cli.progress import progress_bar
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # python -m parity NAME ...: the module and function that run it
 SUBCOMMANDS = {"trace": ("parity.trace", "main"), "fuzz": ("parity.fuzz", "main"),
-               "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main")}
+               "export": ("parity.convert", "export_main"), "import": ("parity.convert", "import_main"),
+               "coverage": ("parity.coverage", "main")}
 
 
 def out_of_memory(error):
@@ -68,7 +70,8 @@ def build_parser():
         "Exit status: 0 when parity holds, 1 when it does not, 2 on bad usage or input, 130 on Ctrl-C.",
         epilog="Also: 'python -m parity trace' (one training step, every quantity side by side), "
         "'python -m parity fuzz' (hypothesis-driven differential testing), 'python -m parity export' and "
-        "'python -m parity import' (torch state_dict files); add --help to any of them.",
+        "'python -m parity import' (torch state_dict files), 'python -m parity coverage' (which torch.nn and "
+        "torch.optim names scratchnet has); add --help to any of them.",
     )
     add_experiment_arguments(parser, default_dtype="float64")
     parser.add_argument("--json", metavar="PATH", help="also write a machine-readable report to PATH")
