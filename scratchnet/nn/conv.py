@@ -1,6 +1,8 @@
-r"""2-D convolution as im2col and one matrix product; its backward as two more products and a col2im.
+r"""Convolution as im2col and one matrix product; its backward as two more products and a col2im.
 
-The helpers below are shared with the pooling layers:
+``Conv2d`` and ``Conv1d`` (run as a Conv2d over images of height 1) pad with
+``scratchnet.nn.padding`` (every ``padding_mode``, forward and backward). The helpers below
+are shared with the pooling layers:
 
 - ``pad_hw`` / ``crop_hw``: borders of zeros (or -inf) on and off.
 - ``windows`` (im2col): every (kH, kW) patch of a padded (N, C, Hp, Wp) array, as a view
@@ -19,17 +21,24 @@ from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
 from scratchnet.nn.linear import init_uniform
 from scratchnet.nn.module import Module, Parameter
+from scratchnet.nn.padding import check_padding, pad, pad_backward, padded_shape
+
+
+def ntuple(value, n, name, owner, minimum=1):
+    """An int or an n-sequence of ints (each >= ``minimum``) as an n-tuple, as torch's ``_single`` / ``_pair``."""
+    def valid(v):
+        return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= minimum
+
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) != n or not all(valid(v) for v in values):
+        several = "a pair of them" if n == 2 else f"a {n}-tuple of them"
+        raise ValueError(f"{owner} expected {name} to be an int >= {minimum} or {several}, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def pair(value, name, owner, minimum=1):
     """An int or a 2-sequence of ints (each >= ``minimum``) as an (h, w) tuple, as torch's ``_pair``."""
-    def valid(v):
-        return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= minimum
-
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(values) != 2 or not all(valid(v) for v in values):
-        raise ValueError(f"{owner} expected {name} to be an int >= {minimum} or a pair of them, got {value!r}")
-    return tuple(int(v) for v in values)
+    return ntuple(value, 2, name, owner, minimum)
 
 
 def conv_output_size(size, kernel, stride, dilation, pad_before, pad_after):
@@ -107,13 +116,159 @@ def col2im(d_patches, padded_shape, stride, dilation):
     return dx_pad
 
 
-class Conv2d(Module):
-    r"""2-D cross-correlation over (N, C_in, H, W) images, as ``torch.nn.Conv2d``.
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, init, validation, and the one 2-D im2col they both run.
+
+    A 1-D convolution is the 2-D one over images of height 1 with (1, k) kernels, so both run
+    the 2-D forward and backward of Conv2d's docstring on x lifted to (N, C_in, H, W).
+    """
+
+    _axes = ()  # names of the spatial axes: ("L",) or ("H", "W")
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                 padding_mode, dtype):
+        super().__init__()
+        name, dims = type(self).__name__, len(self._axes)
+        for arg, value, least in (("in_channels", in_channels, 0), ("out_channels", out_channels, 0),
+                                  ("groups", groups, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                kind = "positive" if least else "non-negative"
+                raise ValueError(f"{name} expected a {kind} integer {arg}, got {value!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{name} groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
+            )
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name} padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        kernel_size = ntuple(kernel_size, dims, "kernel_size", name)
+        stride = ntuple(stride, dims, "stride", name)
+        dilation = ntuple(dilation, dims, "dilation", name)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name} padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and stride != (1,) * dims:
+                raise ValueError(f"{name} padding='same' is not supported for strided convolutions (stride={stride})")
+        else:
+            padding = ntuple(padding, dims, "padding", name, minimum=0)
+
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.padding_mode = padding_mode
+        self._reversed_padding_repeated_twice = self._reversed_padding()
+        # the 2-D problem both layers run: a leading height axis of 1 for Conv1d, unpadded
+        lift = (1,) * (2 - dims)
+        self._kernel_2d, self._stride_2d, self._dilation_2d = lift + kernel_size, lift + stride, lift + dilation
+        self._pads_2d = self._reversed_padding_repeated_twice + (0, 0) * (2 - dims)  # (left, right, top, bottom)
+        self._pad_mode = "constant" if padding_mode == "zeros" else padding_mode
+
+        dtype = as_float_dtype(dtype)
+        fan_in = in_channels // groups * math.prod(kernel_size)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        self.weight = Parameter(init_uniform((out_channels, in_channels // groups, *kernel_size), bound, dtype))
+        if bias:
+            self.bias = Parameter(init_uniform((out_channels,), bound, dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def _reversed_padding(self):
+        """torch's ``_reversed_padding_repeated_twice``: the sides in ``F.pad``'s order, last axis first.
+
+        (left, right) for Conv1d, (left, right, top, bottom) for Conv2d. 'same' pads d (k - 1) in
+        total on each axis, the odd one after (bottom/right), as torch does; 'valid' pads nothing.
+        """
+        if self.padding == "valid":
+            per_axis = [(0, 0) for _ in self._axes]
+        elif self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            per_axis = [(total // 2, total - total // 2) for total in totals]
+        else:
+            per_axis = [(p, p) for p in self.padding]
+        return tuple(side for before_after in reversed(per_axis) for side in before_after)
+
+    def _check(self, x):
+        """Refuse what torch refuses: dtype, shape, the padding mode's limits, an output size <= 0."""
+        dims, axes = len(self._axes), ", ".join(self._axes)
+        owner = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
+        check_float(x, f"{owner} input", self.weight.dtype)
+        if x.ndim not in (dims + 1, dims + 2) or x.shape[-dims - 1] != self.in_channels:
+            c = self.in_channels
+            raise ValueError(f"{owner} expected input of shape (N, {c}, {axes}) or ({c}, {axes}), "
+                             f"got {shape_str(x.shape)}")
+        lifted = (1,) * (2 - dims) + x.shape[-dims:]
+        check_padding(lifted, self._pads_2d, self._pad_mode, owner, axes=("H", "L") if dims == 1 else ("H", "W"))
+        padded = padded_shape(lifted, self._pads_2d)[-dims:]
+        dilated = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
+        out = tuple((p - k) // s + 1 for p, k, s in zip(padded, dilated, self.stride))
+        if min(out) <= 0:
+            raise ValueError(
+                f"{owner} input {shape_str(x.shape)} padded to ({axes}) = {shape_str(padded)} is smaller than the "
+                f"dilated kernel {shape_str(dilated)}: the output size would be {shape_str(out)} <= 0"
+            )
+
+    def forward(self, x):
+        self._check(x)
+        dims, groups, c_out = len(self._axes), self.groups, self.out_channels
+        n = x.shape[0] if x.ndim == dims + 2 else 1                             # unbatched: a batch of one
+        x_2d = x.reshape(n, self.in_channels, *(1,) * (2 - dims), *x.shape[-dims:])  # (N, C_in, H, W), H = 1 for 1-D
+        x_pad = pad(x_2d, self._pads_2d, self._pad_mode)                        # (N, C_in, Hp, Wp)
+        patches = windows(x_pad, self._kernel_2d, self._stride_2d, self._dilation_2d)  # (N, C_in, H_out, W_out, kH, kW)
+        h_out, w_out = patches.shape[2:4]
+        patches = patches.transpose(0, 1, 4, 5, 2, 3)                           # (N, C_in, kH, kW, H_out, W_out)
+        X_col = patches.reshape(n, groups, -1, h_out * w_out)                   # (N, G, K, P), im2col's one copy
+        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
+        Y = W_g @ X_col                                                         # Y_n = W_g X_col_n  (N, G, C_out/G, P)
+        y = Y.reshape(n, c_out, h_out, w_out)
+        if self.bias is not None:
+            y += self.bias.data[:, None, None]                                  # + b
+        self._X_col, self._x_shape, self._x_2d_shape, self._x_pad_shape = X_col, x.shape, x_2d.shape, x_pad.shape
+        self._y_2d_shape = y.shape
+        return y.reshape(*x.shape[:-dims - 1], c_out, *y.shape[4 - dims:])     # back to x's layout
+
+    def backward(self, grad_output):
+        n, c_out, h_out, w_out = self._y_2d_shape
+        c_in, groups, X_col = self.in_channels, self.groups, self._X_col
+        g = grad_output.reshape(n, groups, c_out // groups, h_out * w_out)      # (N, G, C_out/G, P)
+        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
+        if self.bias is not None:
+            db = g.sum(axis=(0, 3)).reshape(c_out)                              # sum_{n, p} g  (C_out,)
+            self.bias.accumulate_grad(db)
+        dW_g = (g @ X_col.swapaxes(-1, -2)).sum(axis=0)                         # sum_n g_n X_col_n^T  (G, C_out/G, K)
+        self.weight.accumulate_grad(dW_g.reshape(self.weight.shape))
+        dX_col = W_g.swapaxes(-1, -2) @ g                                       # W_g^T g_n  (N, G, K, P)
+        d_patches = dX_col.reshape(n, c_in, *self._kernel_2d, h_out, w_out)
+        d_patches = d_patches.transpose(0, 1, 4, 5, 2, 3)                       # (N, C_in, H_out, W_out, kH, kW)
+        dx_pad = col2im(d_patches, self._x_pad_shape, self._stride_2d, self._dilation_2d)  # (N, C_in, Hp, Wp)
+        dx_2d = pad_backward(dx_pad, self._x_2d_shape, self._pads_2d, self._pad_mode)    # (N, C_in, H, W)
+        return dx_2d.reshape(self._x_shape)                                     # dx, in x's layout
+
+    def extra_repr(self):
+        parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"]
+        if self.padding != (0,) * len(self.padding):                            # torch prints 'same' as same
+            parts.append(f"padding={self.padding}")
+        if self.dilation != (1,) * len(self.dilation):
+            parts.append(f"dilation={self.dilation}")
+        if self.groups != 1:
+            parts.append(f"groups={self.groups}")
+        if self.bias is None:
+            parts.append("bias=False")
+        if self.padding_mode != "zeros":
+            parts.append(f"padding_mode={self.padding_mode}")
+        return ", ".join(parts)
+
+
+class Conv2d(_ConvNd):
+    r"""2-D cross-correlation over (N, C_in, H, W) or (C_in, H, W) images, as ``torch.nn.Conv2d``.
 
     Shapes: x (N, C_in, H, W), W (C_out, C_in/G, kH, kW), b (C_out,), y (N, C_out, H_out, W_out),
     with G groups, H_out = floor((H + pad_top + pad_bottom - d (kH - 1) - 1) / s) + 1 (W_out alike).
+    An unbatched x (C_in, H, W) is a batch of one: y (C_out, H_out, W_out).
 
-    Forward. Each output pixel is a dot product of the kernel with one input patch:
+    Forward. x is first padded to x_pad by ``padding_mode`` (``scratchnet.nn.padding``: zeros,
+    or copies of x's own pixels for reflect / replicate / circular). Each output pixel is a dot
+    product of the kernel with one patch of x_pad:
 
         y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C_in/G + c, h s + i d, w s + j d]
 
@@ -129,113 +284,43 @@ class Conv2d(Module):
         db       = sum_{n, p} g_n[:, p]                  (C_out,)           b is added at every n, p
         dW_g     = sum_n g_n X_col_n^T                   (G, C_out/G, K)    W_g is shared by every n
         dX_col_n = W_g^T g_n                             (N, G, K, P)
-        dx       = col2im(dX_col)                        (N, C_in, H, W)
+        dx_pad   = col2im(dX_col)                        (N, C_in, Hp, Wp)
+        dx       = pad_backward(dx_pad)                  (N, C_in, H, W)
 
     col2im is the adjoint of im2col: an input pixel read by several patches receives the sum of
-    their gradients.
+    their gradients; pad_backward is the adjoint of the padding: zeros drop the border's gradient,
+    the other modes add it onto the pixels the border copied.
 
     Init (torch's kaiming_uniform_(a=sqrt(5))): W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-    fan_in = C_in/G kH kW. padding='same' (stride 1 only) pads d (k - 1) in total, the odd one
-    on the bottom/right, as torch does; 'valid' means no padding.
+    fan_in = C_in/G kH kW. padding: an int, a pair, 'valid' (none) or 'same' (stride 1 only),
+    which pads d (k - 1) in total, the odd one on the bottom/right, as torch does.
     """
+
+    _axes = ("H", "W")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=None):
-        super().__init__()
-        for name, value, least in (("in_channels", in_channels, 0), ("out_channels", out_channels, 0),
-                                   ("groups", groups, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-                kind = "positive" if least else "non-negative"
-                raise ValueError(f"Conv2d expected a {kind} integer {name}, got {value!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"Conv2d groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
-            )
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d supports padding_mode='zeros' only, got {padding_mode!r}")
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = pair(stride, "stride", "Conv2d")
-        self.dilation = pair(dilation, "dilation", "Conv2d")
-        self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2d padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(
-                    f"Conv2d padding='same' is not supported for strided convolutions (stride={self.stride})"
-                )
-            self.padding = padding
-        else:
-            self.padding = pair(padding, "padding", "Conv2d", minimum=0)
-        self._pads = self._pad_amounts()
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, dtype)
 
-        dtype = as_float_dtype(dtype)
-        kh, kw = self.kernel_size
-        fan_in = in_channels // groups * kh * kw
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        self.weight = Parameter(init_uniform((out_channels, in_channels // groups, kh, kw), bound, dtype))
-        if bias:
-            self.bias = Parameter(init_uniform((out_channels,), bound, dtype))
-        else:
-            self.register_parameter("bias", None)
 
-    def _pad_amounts(self):
-        """(top, bottom, left, right); 'same' puts the odd row/column at the bottom/right like torch."""
-        if self.padding == "valid":
-            return (0, 0, 0, 0)
-        if self.padding == "same":
-            (kh, kw), (dh, dw) = self.kernel_size, self.dilation
-            total_h, total_w = dh * (kh - 1), dw * (kw - 1)
-            return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
-        ph, pw = self.padding
-        return (ph, ph, pw, pw)
+class Conv1d(_ConvNd):
+    r"""1-D cross-correlation over (N, C_in, L) or (C_in, L) sequences, as ``torch.nn.Conv1d``.
 
-    def _check(self, x):
-        """Validate x; return (H_out, W_out)."""
-        name = f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
-        return check_conv_input(x, name, self.in_channels, self.kernel_size, self.stride, self.dilation,
-                                self._pads, self.weight.dtype)
+    Shapes: x (N, C_in, L), W (C_out, C_in/G, k), b (C_out,), y (N, C_out, L_out),
+    L_out = floor((L + pad_left + pad_right - d (k - 1) - 1) / s) + 1; unbatched x (C_in, L) -> y (C_out, L_out).
 
-    def forward(self, x):
-        h_out, w_out = self._check(x)
-        n, groups, c_out = x.shape[0], self.groups, self.out_channels
-        x_pad = pad_hw(x, self._pads)                                           # (N, C_in, Hp, Wp)
-        patches = windows(x_pad, self.kernel_size, self.stride, self.dilation)  # (N, C_in, H_out, W_out, kH, kW)
-        patches = patches.transpose(0, 1, 4, 5, 2, 3)                           # (N, C_in, kH, kW, H_out, W_out)
-        X_col = patches.reshape(n, groups, -1, h_out * w_out)                   # (N, G, K, P), im2col's one copy
-        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
-        Y = W_g @ X_col                                                         # Y_n = W_g X_col_n  (N, G, C_out/G, P)
-        y = Y.reshape(n, c_out, h_out, w_out)
-        if self.bias is not None:
-            y += self.bias.data[:, None, None]                                  # + b
-        self._X_col, self._padded_shape = X_col, x_pad.shape
-        return y
+        y[n, o, l] = b[o] + sum_{c, i} W[o, c, i] x_pad[n, g(o) C_in/G + c, l s + i d]
 
-    def backward(self, grad_output):
-        n, c_out, h_out, w_out = grad_output.shape
-        groups, X_col = self.groups, self._X_col
-        g = grad_output.reshape(n, groups, c_out // groups, h_out * w_out)      # (N, G, C_out/G, P)
-        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
-        if self.bias is not None:
-            db = grad_output.sum(axis=(0, 2, 3))                                # sum_{n, p} g  (C_out,)
-            self.bias.accumulate_grad(db)
-        dW_g = (g @ X_col.swapaxes(-1, -2)).sum(axis=0)                         # sum_n g_n X_col_n^T  (G, C_out/G, K)
-        self.weight.accumulate_grad(dW_g.reshape(self.weight.shape))
-        dX_col = W_g.swapaxes(-1, -2) @ g                                       # W_g^T g_n  (N, G, K, P)
-        d_patches = dX_col.reshape(n, self.in_channels, *self.kernel_size, h_out, w_out)
-        d_patches = d_patches.transpose(0, 1, 4, 5, 2, 3)                       # (N, C_in, H_out, W_out, kH, kW)
-        dx_pad = col2im(d_patches, self._padded_shape, self.stride, self.dilation)  # (N, C_in, Hp, Wp)
-        return crop_hw(dx_pad, self._pads)                                      # dx (N, C_in, H, W)
+    which is Conv2d's equation on images of height 1 with (1, k) kernels, and is computed as such:
+    the same im2col, forward, backward and ``padding_mode``s (see Conv2d). Same arguments, init
+    (fan_in = C_in/G k) and refusals as Conv2d, with ints or 1-tuples.
+    """
 
-    def extra_repr(self):
-        parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"]
-        if self.padding not in ((0, 0), "valid"):
-            parts.append(f"padding={self.padding!r}" if isinstance(self.padding, str) else f"padding={self.padding}")
-        if self.dilation != (1, 1):
-            parts.append(f"dilation={self.dilation}")
-        if self.groups != 1:
-            parts.append(f"groups={self.groups}")
-        if self.bias is None:
-            parts.append("bias=False")
-        return ", ".join(parts)
+    # One im2col for both layers: Conv1d lifts x to (N, C_in, 1, L), so its math is Conv2d's, read with H = 1.
+    _axes = ("L",)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, dtype)
