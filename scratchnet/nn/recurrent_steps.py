@@ -11,15 +11,16 @@ xw_t carries every bias, as they only ever add to a pre-activation -- except the
 the reset gate multiplies: the GRU step takes it separately. Gate k is the column block
 k*H .. (k+1)*H of xw_t and hw (the row block k of torch's weights); ``gate_blocks`` names them.
 
-    step(xw_t, *state_prev, W_hh[, b_hn]) -> (*state, cache)            state = (h,), or (h, c) for the LSTM
-    step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev)
+    step(xw_t, *state_prev, W_hh[, b_hn | W_hr]) -> (*state, cache)     state = (h,), or (h, c) for the LSTM
+    step_backward(*d_state, cache) -> (dxw_t, dhw_t, *d_state_prev[, dW_hr_t])
 
 d_state = dL/dh (and dL/dc) from everything after the step: the output sequence at this step and
 the next step. dxw_t = dL/dxw_t and dhw_t = dL/dhw, both (N, G), from which the layer takes the
 parameters' gradients (dW_ih = sum_t dxw_t^T x_t, dW_hh = sum_t dhw_t^T h_prev, db_ih = sum_t 1^T dxw_t,
 db_hh = sum_t 1^T dhw_t: a block of b_hh in xw_t has the same gradient as hw's, and the GRU's dhw_t
 for its n block is dL/d(hw_n + b_hn)) and dx_t = dxw_t W_ih. d_state_prev = dL/dh_prev (and
-dL/dc_prev) is the d_state of the step before.
+dL/dc_prev) is the d_state of the step before. The LSTM with projections (``lstm_proj_step``) takes its
+projection W_hr (P, H) too, its h being (N, P) while c stays (N, H), and also returns this step's dW_hr_t.
 
 Derivatives used below: sigmoid'(a) = s (1 - s) with s = sigmoid(a), tanh'(a) = 1 - tanh(a)^2,
 relu'(a) = [a > 0] (0 at 0, as torch).
@@ -126,6 +127,35 @@ def lstm_step_backward(dh, dc, cache):
     dc_prev = dc_total * f
     dh_prev = da @ W_hh
     return da, da, dh_prev, dc_prev
+
+
+def lstm_proj_step(xw_t, h_prev, c_prev, W_hh, W_hr):
+    r"""One step of the LSTM with projections (``proj_size`` P > 0): the LSTM step, then h projected to P:
+
+        m, c = lstm_step(xw_t, h_prev, c_prev, W_hh)      m = o * tanh(c) (N, H); h_prev (N, P), W_hh (4H, P)
+        h = m W_hr^T                                      (N, P), W_hr (P, H)
+
+    Returns (h, c, cache): h (N, P), c (N, H).
+    """
+    m, c, lstm_cache = lstm_step(xw_t, h_prev, c_prev, W_hh)
+    h = m @ W_hr.T
+    return h, c, (lstm_cache, m, W_hr)
+
+
+def lstm_proj_step_backward(dh, dc, cache):
+    r"""The projected LSTM step's derivative. dh (N, P), dc (N, H) from the steps after.
+
+        dm = dh W_hr          (N, H)   dL/dm, through h = m W_hr^T
+        dW_hr_t = dh^T m      (P, H)   this step's part of dL/dW_hr
+        da, da, dh_prev, dc_prev = lstm_step_backward(dm, dc, ...)
+
+    Returns (da, da, dh_prev, dc_prev, dW_hr_t).
+    """
+    lstm_cache, m, W_hr = cache
+    dm = dh @ W_hr
+    dW_hr_t = dh.T @ m
+    da, _, dh_prev, dc_prev = lstm_step_backward(dm, dc, lstm_cache)
+    return da, da, dh_prev, dc_prev, dW_hr_t
 
 
 # -- GRU -----------------------------------------------------------------------------------------------

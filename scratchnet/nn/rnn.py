@@ -9,15 +9,17 @@ The math of one step and its derivative, per cell type, is in ``scratchnet/nn/re
 this file handles shapes, checks, initial states, layers, directions and dropout between layers.
 
 Shapes (torch's names): T sequence length, N batch, H_in input_size, H hidden_size,
-D = 2 if bidirectional else 1, L num_layers, K gates (1 for RNN, 4 for LSTM, 3 for GRU), G = K * H.
+D = 2 if bidirectional else 1, L num_layers, K gates (1 for RNN, 4 for LSTM, 3 for GRU), G = K * H,
+R the width of h: H, or proj_size P for an LSTM with projections (proj_size > 0; c stays H wide).
 
     input   (T, N, H_in)   -- (N, T, H_in) with batch_first; unbatched (T, H_in)
-    h0, c0  (L*D, N, H)    -- zeros when not given; unbatched (L*D, H)
-    output  (T, N, D*H)    -- the top layer's h_t for every t (both directions side by side)
-    h_n     (L*D, N, H)    -- every layer's and direction's last state
+    h0      (L*D, N, R)    -- zeros when not given; unbatched (L*D, R); c0 likewise, H wide
+    output  (T, N, D*R)    -- the top layer's h_t for every t (both directions side by side)
+    h_n     (L*D, N, R)    -- every layer's and direction's last state; c_n (L*D, N, H)
 
 Parameters, per layer k (``_reverse`` suffix for the backward direction), exactly torch's:
-    weight_ih_l{k} (G, H_in or D*H), weight_hh_l{k} (G, H), bias_ih_l{k} (G,), bias_hh_l{k} (G,)
+    weight_ih_l{k} (G, H_in or D*R), weight_hh_l{k} (G, R), bias_ih_l{k} (G,), bias_hh_l{k} (G,),
+    and with projections weight_hr_l{k} (P, H): h_t = (o_t * tanh(c_t)) W_hr^T
 all drawn from U(-1/sqrt(H), 1/sqrt(H)); the gates are stacked in row blocks of H.
 
 One direction of one layer (``_direction_forward`` and ``_direction_backward``), step by step:
@@ -25,7 +27,7 @@ One direction of one layer (``_direction_forward`` and ``_direction_backward``),
     state_t, cache_t = step(xw_t, state_{t-1}, W_hh[, b_hn])                          t = 1 .. T
     dxw_t, dhw_t, d_state_{t-1} = step_backward(d_state_t, cache_t)                    t = T .. 1
     dW_ih += dxw_t^T x_t,   dW_hh += dhw_t^T h_{t-1},   db_ih += 1^T dxw_t,   db_hh += 1^T dhw_t,
-    dx_t = dxw_t W_ih
+    dx_t = dxw_t W_ih                               (and dW_hr += dW_hr_t, from a projected LSTM's step)
 where d_state_t is dL/dh_t from the output sequence plus what step t+1 sent back. The reverse
 direction runs the same on the reversed sequence. Between layers, in training, dropout:
 y = x * mask / (1 - p), dL/dx = dL/dy * mask / (1 - p).
@@ -50,6 +52,7 @@ class _CellMath(NamedTuple):
     gates: int  # K
     has_cell: bool  # the state is (h, c) rather than (h,)
     takes_b_hn: bool  # the GRU: b_hn stays out of xw_t, the step adds it inside r * (...)
+    projects: bool = False  # the LSTM with proj_size > 0: the step takes W_hr and also returns dW_hr_t
 
 
 _CELL_MATH = {
@@ -58,19 +61,23 @@ _CELL_MATH = {
     ("LSTM", "tanh"): _CellMath(steps.lstm_step, steps.lstm_step_backward, 4, True, False),
     ("GRU", "tanh"): _CellMath(steps.gru_step, steps.gru_step_backward, 3, False, True),
 }
+_PROJECTED_LSTM_MATH = _CellMath(steps.lstm_proj_step, steps.lstm_proj_step_backward, 4, True, False, True)
 
 
 # -- one direction of one layer ---------------------------------------------------------------------
 
 
-def _direction_forward(cell, x, state0, W_ih, W_hh, b_ih, b_hh):
-    """x (T, N, H_in), state0 = (h0,) or (h0, c0), each (N, H); b_ih, b_hh (G,), zeros without bias.
+def _direction_forward(cell, x, state0, W_ih, W_hh, b_ih, b_hh, W_hr=None):
+    """x (T, N, H_in), state0 = (h0,) or (h0, c0), h0 (N, R) and c0 (N, H); b_ih, b_hh (G,), zeros without
+    bias; W_hr (P, H) for a projected LSTM, else None.
 
-    Returns hs (T+1, N, H) with hs[0] = h0 and hs[t] = h_t, the last state (like state0), and
+    Returns hs (T+1, N, R) with hs[0] = h0 and hs[t] = h_t, the last state (like state0), and
     what ``_direction_backward`` needs.
     """
     T, N, H_in = x.shape
     H, step_weights = W_hh.shape[1], (W_hh,)
+    if cell.projects:  # the projected LSTM's step ends with h = (o * tanh(c)) W_hr^T
+        step_weights = (W_hh, W_hr)
     if cell.takes_b_hn:  # the GRU adds b_hn in its step, inside r * (h_prev W_hn^T + b_hn)
         step_weights = (W_hh, b_hh[2 * H:])
         b_hh = np.concatenate([b_hh[:2 * H], np.zeros(H, b_hh.dtype)])
@@ -83,28 +90,32 @@ def _direction_forward(cell, x, state0, W_ih, W_hh, b_ih, b_hh):
         hs.append(state[0])
         caches.append(cache)
     hs = np.stack(hs)
-    return hs, tuple(state), (x, hs, caches)
+    return hs, tuple(state), (x, hs, caches, tuple(s.shape for s in state0))
 
 
 def _direction_backward(cell, saved, params, grad_hs, d_state):
     """Backpropagation through time for one direction of one layer.
 
-    saved from ``_direction_forward``; params = (W_ih, W_hh, b_ih, b_hh) Parameters (biases may be
-    None); grad_hs (T, N, H) = dL/dh_t from the output sequence, or None; d_state = dL/d(last state),
-    like the state, each (N, H) or None. Accumulates the parameters' gradients and returns
-    dx (T, N, H_in) and dL/d state0 (like state0).
+    saved from ``_direction_forward``; params = (W_ih, W_hh, b_ih, b_hh, W_hr) Parameters (biases and
+    W_hr may be None); grad_hs (T, N, R) = dL/dh_t from the output sequence, or None; d_state =
+    dL/d(last state), like the state, each part an array or None. Accumulates the parameters'
+    gradients and returns dx (T, N, H_in) and dL/d state0 (like state0).
     """
-    x, hs, caches = saved
-    W_ih, W_hh, b_ih, b_hh = params
-    T, N, H = len(caches), hs.shape[1], hs.shape[2]
-    d_state = [np.zeros((N, H), hs.dtype) if d is None else d for d in d_state]
+    x, hs, caches, state_shapes = saved
+    W_ih, W_hh, b_ih, b_hh, W_hr = params
+    T, N = len(caches), hs.shape[1]
+    d_state = [np.zeros(shape, hs.dtype) if d is None else d for d, shape in zip(d_state, state_shapes)]
     dW_ih, dW_hh = np.zeros_like(W_ih.data), np.zeros_like(W_hh.data)
+    dW_hr = None if W_hr is None else np.zeros_like(W_hr.data)
     db_ih, db_hh = np.zeros(W_ih.shape[0], hs.dtype), np.zeros(W_hh.shape[0], hs.dtype)
     ones, dx = np.ones(N, hs.dtype), [None] * T
     for t in reversed(range(T)):
         if grad_hs is not None:
             d_state[0] = d_state[0] + grad_hs[t]
         dxw_t, dhw_t, *d_state = cell.step_backward(*d_state, caches[t])
+        if cell.projects:
+            *d_state, dW_hr_t = d_state
+            dW_hr += dW_hr_t  # dW_hr = sum_t dh_t^T m_t, m_t = o_t * tanh(c_t)
         dW_ih += dxw_t.T @ x[t]  # dW_ih = sum_t dxw_t^T x_t
         dW_hh += dhw_t.T @ hs[t]  # dW_hh = sum_t dhw_t^T h_{t-1}
         db_ih += ones @ dxw_t  # db_ih = sum_t 1^T dxw_t (as a BLAS product: faster than .sum(axis=0))
@@ -112,6 +123,8 @@ def _direction_backward(cell, saved, params, grad_hs, d_state):
         dx[t] = dxw_t @ W_ih.data  # dx_t = dxw_t W_ih
     W_ih.accumulate_grad(dW_ih)
     W_hh.accumulate_grad(dW_hh)
+    if W_hr is not None:
+        W_hr.accumulate_grad(dW_hr)
     if b_ih is not None:
         b_ih.accumulate_grad(db_ih)
         b_hh.accumulate_grad(db_hh)
@@ -119,10 +132,11 @@ def _direction_backward(cell, saved, params, grad_hs, d_state):
 
 
 def _data(params):
-    """(W_ih, W_hh, b_ih, b_hh) Parameters -> their arrays, zeros for the biases when there are none."""
-    W_ih, W_hh, b_ih, b_hh = params
+    """(W_ih, W_hh, b_ih, b_hh, W_hr) Parameters -> their arrays: zeros for absent biases, None for no W_hr."""
+    W_ih, W_hh, b_ih, b_hh, W_hr = params
     zeros = np.zeros(W_ih.shape[0], W_ih.dtype)
-    return W_ih.data, W_hh.data, zeros if b_ih is None else b_ih.data, zeros if b_hh is None else b_hh.data
+    return (W_ih.data, W_hh.data, zeros if b_ih is None else b_ih.data, zeros if b_hh is None else b_hh.data,
+            None if W_hr is None else W_hr.data)
 
 
 # -- argument checks shared by layers and cells -----------------------------------------------------
@@ -149,12 +163,20 @@ class _RNNBase(Module):
     mode = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None, nonlinearity="tanh"):
+                 bidirectional=False, proj_size=0, dtype=None, nonlinearity="tanh"):
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size, hidden_size, bias)
         if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be an integer greater than zero, got {num_layers!r}")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
+            raise TypeError(f"{name}: proj_size should be of type int, got {type(proj_size).__name__}")
+        if proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections, "
+                             f"got {proj_size}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+                             f"and hidden_size={hidden_size}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout should be a number in range [0, 1] (the probability of an "
                              f"element being zeroed), got {dropout!r}")
@@ -163,31 +185,40 @@ class _RNNBase(Module):
                 raise TypeError(f"{name}: {flag} should be of type bool, got {type(value).__name__}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
-        self.nonlinearity = nonlinearity
-        self._cell = _CELL_MATH[self.mode, nonlinearity]
+        self.nonlinearity, self.proj_size = nonlinearity, int(proj_size)
+        self._cell = _PROJECTED_LSTM_MATH if proj_size > 0 else _CELL_MATH[self.mode, nonlinearity]
         dtype = as_float_dtype(dtype)
         gate_size = self._cell.gates * hidden_size
+        real_hidden_size = self._real_hidden_size  # R: the width of h
         bound = 1 / math.sqrt(hidden_size)
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else real_hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:
                 self.register_parameter(f"weight_ih_l{layer}{suffix}",
                                         Parameter(init_uniform((gate_size, layer_input), bound, dtype)))
                 self.register_parameter(f"weight_hh_l{layer}{suffix}",
-                                        Parameter(init_uniform((gate_size, hidden_size), bound, dtype)))
+                                        Parameter(init_uniform((gate_size, real_hidden_size), bound, dtype)))
                 if bias:
                     for name in ("bias_ih", "bias_hh"):
                         self.register_parameter(f"{name}_l{layer}{suffix}",
                                                 Parameter(init_uniform((gate_size,), bound, dtype)))
+                if proj_size > 0:
+                    self.register_parameter(f"weight_hr_l{layer}{suffix}",
+                                            Parameter(init_uniform((proj_size, hidden_size), bound, dtype)))
 
     @property
     def _directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def _real_hidden_size(self):
+        """R, the width of h: proj_size for an LSTM with projections, else hidden_size."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
     def _params(self, layer, direction):
         suffix = "_reverse" if direction == 1 else ""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         return tuple(self._parameters.get(f"{name}_l{layer}{suffix}") for name in names)
 
     # -- checks ---------------------------------------------------------------------------------
@@ -215,11 +246,12 @@ class _RNNBase(Module):
         return x, batched
 
     def _check_state(self, hx, batch, batched, dtype):
-        """hx -> (h0,) or (h0, c0) for the LSTM, each (L*D, N, H); zeros when hx is None."""
-        shape = (self.num_layers * self._directions, batch, self.hidden_size)
-        count = 2 if self._cell.has_cell else 1
+        """hx -> (h0,) or (h0, c0) for the LSTM, h0 (L*D, N, R) and c0 (L*D, N, H); zeros when hx is None."""
+        widths = (("proj_size" if self.proj_size > 0 else "hidden_size", self._real_hidden_size),
+                  ("hidden_size", self.hidden_size))[:2 if self._cell.has_cell else 1]
+        shapes = [(self.num_layers * self._directions, batch, width) for _, width in widths]
         if hx is None:
-            return tuple(np.zeros(shape, dtype) for _ in range(count))
+            return tuple(np.zeros(shape, dtype) for shape in shapes)
         name = type(self).__name__
         if self._cell.has_cell:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -227,13 +259,13 @@ class _RNNBase(Module):
             states = tuple(hx)
         else:
             states = (hx,)
-        expected = shape if batched else (shape[0], shape[2])
-        for label, state in zip(("h0", "c0"), states):
+        for label, state, shape, (width_name, _) in zip(("h0", "c0"), states, shapes, widths):
+            expected = shape if batched else (shape[0], shape[2])
             check_float(state, f"{name} {label}", dtype)
             if state.shape != expected:
                 raise ValueError(
                     f"{name} expected {label} of shape {shape_str(expected)} (num_layers * num_directions, "
-                    f"{'N, ' if batched else ''}hidden_size) for input with batch size {batch}, "
+                    f"{'N, ' if batched else ''}{width_name}) for input with batch size {batch}, "
                     f"got {shape_str(state.shape)}"
                 )
         return tuple(s if batched else s[:, None, :] for s in states)
@@ -243,7 +275,7 @@ class _RNNBase(Module):
     def forward(self, input, hx=None):
         dtype = self.weight_ih_l0.dtype
         x, batched = self._check_input(input)  # (T, N, H_in)
-        states0 = self._check_state(hx, x.shape[1], batched, dtype)  # (h0,) or (h0, c0), each (L*D, N, H)
+        states0 = self._check_state(hx, x.shape[1], batched, dtype)  # (h0,) or (h0, c0): (L*D, N, R), (L*D, N, H)
         D = self._directions
         finals = tuple(np.empty_like(s) for s in states0)  # (h_n,) or (h_n, c_n)
         saved, scales = [], []
@@ -259,27 +291,27 @@ class _RNNBase(Module):
                 for final, state in zip(finals, last):
                     final[index] = state
                 outputs.append(hs[1:] if direction == 0 else hs[:0:-1])
-            layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)  # (T, N, D*H)
+            layer_input = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)  # (T, N, D*R)
             scale = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 scale = dropout_noise(layer_input.shape, self.dropout, dtype)
                 layer_input = layer_input * scale
             scales.append(scale)
-        output = layer_input  # (T, N, D*H)
+        output = layer_input  # (T, N, D*R)
         self._saved, self._dropout_scales = saved, scales
         self._batched, self._given_state, self._batch_size = batched, hx is not None, x.shape[1]
         if batched and self.batch_first:
             output = output.swapaxes(0, 1)
         if not batched:
             output, finals = output[:, 0], tuple(s[:, 0] for s in finals)
-        self._output_shape, self._state_shape = output.shape, finals[0].shape
+        self._output_shape, self._state_shapes = output.shape, tuple(s.shape for s in finals)
         output, finals = read_only(output), tuple(read_only(s) for s in finals)  # output views hs, which backward reads
         return (output, finals) if self._cell.has_cell else (output, finals[0])
 
     # -- backward -------------------------------------------------------------------------------
 
     def _unpack_grad(self, grad):
-        """grad in the output's structure -> grad_output (T, N, D*H) and (grad_h_n,) or (grad_h_n, grad_c_n)."""
+        """grad in the output's structure -> grad_output (T, N, D*R) and (grad_h_n,) or (grad_h_n, grad_c_n)."""
         name, has_cell = type(self).__name__, self._cell.has_cell
         if not isinstance(grad, (tuple, list)) or len(grad) != 2:
             raise TypeError(f"{name}.backward expects grads in the output's structure: (grad_output, "
@@ -290,7 +322,7 @@ class _RNNBase(Module):
         else:
             grad_finals = (grad_state,)
         for label, value, shape in zip(("grad_output", "grad_h_n", "grad_c_n"), (grad_output, *grad_finals),
-                                       (self._output_shape, self._state_shape, self._state_shape)):
+                                       (self._output_shape, *self._state_shapes)):
             if value is not None and value.shape != shape:
                 raise ValueError(f"{name}.backward: {label} has shape {shape_str(value.shape)}, "
                                  f"expected {shape_str(shape)} like the forward's result")
@@ -308,19 +340,20 @@ class _RNNBase(Module):
         LSTM -- when the forward was given an initial state.
         """
         grad_output, grad_finals = self._unpack_grad(grad)
-        H, D = self.hidden_size, self._directions
+        R, D = self._real_hidden_size, self._directions
         dtype = self.weight_ih_l0.dtype
-        grad_states0 = tuple(np.zeros((self.num_layers * D, self._batch_size, H), dtype) for _ in grad_finals)
-        grad_layer_output = grad_output  # dL/d(this layer's output sequence) (T, N, D*H), or None
+        grad_states0 = tuple(np.zeros((self.num_layers * D, self._batch_size, width), dtype)
+                             for width in (R, self.hidden_size)[:len(grad_finals)])
+        grad_layer_output = grad_output  # dL/d(this layer's output sequence) (T, N, D*R), or None
         for layer in reversed(range(self.num_layers)):
             if grad_layer_output is not None and self._dropout_scales[layer] is not None:
                 grad_layer_output = grad_layer_output * self._dropout_scales[layer]
             grad_layer_input = None
             for direction in range(D):
                 index = layer * D + direction
-                grad_hs = None  # dL/dh_t from the output sequence, (T, N, H)
+                grad_hs = None  # dL/dh_t from the output sequence, (T, N, R)
                 if grad_layer_output is not None:
-                    grad_hs = grad_layer_output[:, :, direction * H:(direction + 1) * H]
+                    grad_hs = grad_layer_output[:, :, direction * R:(direction + 1) * R]
                     grad_hs = grad_hs if direction == 0 else grad_hs[::-1]
                 dx, d_state0 = _direction_backward(self._cell, self._saved[index], self._params(layer, direction),
                                                    grad_hs, tuple(None if g is None else g[index] for g in grad_finals))
@@ -340,6 +373,8 @@ class _RNNBase(Module):
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if self.mode == "RNN" and self.nonlinearity != "tanh":
@@ -362,21 +397,27 @@ class RNN(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=None):
         _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                         nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype=dtype, nonlinearity=nonlinearity)
 
 
 class LSTM(_RNNBase):
-    r"""Long short-term memory, ``torch.nn.LSTM`` (gates i|f|g|o; no proj_size).
+    r"""Long short-term memory, ``torch.nn.LSTM`` (gates i|f|g|o).
 
     forward(input, hx=None) with hx = (h0, c0) -> (output, (h_n, c_n)). See ``recurrent_steps.lstm_step``.
+
+    With ``proj_size`` P > 0 (P < hidden_size), h is projected after every step,
+    h_t = (o_t * tanh(c_t)) W_hr^T with weight_hr_l{k} (P, H): h0, h_n and each direction's output
+    are P wide (c stays H wide), weight_hh is (4H, P) and a layer above the first reads D*P features.
+    See ``recurrent_steps.lstm_proj_step``.
     """
 
     mode = "LSTM"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+                 bidirectional=False, proj_size=0, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size,
+                         dtype)
 
 
 class GRU(_RNNBase):
@@ -389,7 +430,7 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=None):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype=dtype)
 
 
 # -- single steps ------------------------------------------------------------------------------------
@@ -419,7 +460,7 @@ class _CellBase(Module):
             self.register_parameter("bias_hh", None)
 
     def _params(self):
-        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None
 
     def _check(self, input, hx):
         """input (N, H_in) or (H_in,) and hx -> x (N, H_in) and the state as (h,) or (h, c), each (N, H)."""
