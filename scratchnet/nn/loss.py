@@ -27,14 +27,14 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
-    def __init__(self, reduction="mean"):
+    def __init__(self, reduction="mean", reductions=REDUCTIONS):
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if reduction not in reductions:
+            raise ValueError(f"reduction must be one of {reductions}, got {reduction!r}")
         self.reduction = reduction
 
     def _reduce(self, losses, denominator):
-        """'mean': sum(losses) / denominator; 'sum': sum(losses); 'none': losses as they are."""
+        """'mean' (and KLDivLoss's 'batchmean'): sum(losses) / denominator; 'sum': sum(losses); 'none': as they are."""
         if self.reduction == "none":
             return losses
         total = losses.sum(dtype=losses.dtype)
@@ -53,7 +53,7 @@ class _Loss(Module):
             return grad
         if grad.ndim != 0:
             raise ValueError(f"{type(self).__name__} backward expected a scalar grad_output, got shape {shape_str(grad.shape)}")
-        if self.reduction == "mean":
+        if self.reduction != "sum":  # 'mean', 'batchmean'
             # torch gives zero gradients when the denominator is 0 (every target ignored).
             return grad / dtype.type(denominator) if denominator else np.zeros_like(grad)
         return grad
