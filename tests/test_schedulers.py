@@ -25,9 +25,13 @@ def twin_optimizers(base_lrs, name="SGD", **kwargs):
     return scratch_opt, torch_opt
 
 
+# The group entries a scheduler writes (or reads): compared, where present, on both sides.
+SCHEDULED_KEYS = ("lr", "initial_lr", "momentum", "betas", "max_lr", "min_lr", "max_momentum", "base_momentum")
+
+
 def observed(scheduler):
-    """What a step leaves behind: get_last_lr(), each group's lr and momentum (or betas), last_epoch."""
-    groups = [(group["lr"], group.get("momentum"), group.get("betas")) for group in scheduler.optimizer.param_groups]
+    """What a step leaves behind: get_last_lr(), each group's SCHEDULED_KEYS (None if absent), last_epoch."""
+    groups = [tuple(group.get(key) for key in SCHEDULED_KEYS) for group in scheduler.optimizer.param_groups]
     return scheduler.get_last_lr(), groups, getattr(scheduler, "last_epoch", None)  # ChainedScheduler has none
 
 
