@@ -61,6 +61,8 @@ class Unflatten(Module):
         if isinstance(self.dim, bool) or not isinstance(self.dim, int):
             raise TypeError(f"Unflatten expected an int dim, got {type(self.dim).__name__}")
         where = f"{self} on an input of shape {shape_str(x.shape)}"
+        if x.ndim == 0:
+            raise ValueError(f"{where}: a 0-d input has no dimension to unflatten")
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"{where}: dim must be in [{-x.ndim}, {x.ndim - 1}]")
         sizes, length = tuple(self.unflattened_size), x.shape[self.dim]
