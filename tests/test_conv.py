@@ -20,10 +20,6 @@ MODES = ["zeros", "reflect", "replicate", "circular"]
 LAYERS = {"Conv1d": (Conv1d, torch.nn.Conv1d, 1), "Conv2d": (Conv2d, torch.nn.Conv2d, 2)}
 NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
-# torch notes that 'same' with an even kernel copies the input to pad it asymmetrically; so do we
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
-
-
 def twins(name, *args, dtype=np.float64, **kwargs):
     """A scratchnet layer and torch's with the same arguments (check_module copies torch's weights over)."""
     scratch_cls, torch_cls, _ = LAYERS[name]

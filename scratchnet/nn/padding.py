@@ -44,9 +44,11 @@ def padded_shape(shape, padding):
 
 
 def check_padding(shape, padding, mode, owner, axes=("H", "W")):
-    """Refuse what torch's ``F.pad`` refuses for an input of ``shape`` (*, H, W); ``padding`` (left, right, top, bottom).
+    """Refuse what torch's ``F.pad`` refuses for an input (*, H, W); ``padding`` (left, right, top, bottom).
 
-    ``axes`` names the last two axes in the messages.
+    ``axes`` names the last two axes in the messages. Negative padding (cropping) is accepted for
+    ``constant`` only: torch's other modes crop by rules of their own (reflect (-3, 1) on a size-2
+    axis gives an empty one) that no layer here needs, as Conv1d/Conv2d refuse negative padding.
     """
     for axis, n, (before, after) in zip(axes, shape[-2:], _axis_pads(padding)):
         if mode == "constant" and n + min(before, 0) + min(after, 0) < 0:
@@ -148,7 +150,9 @@ class ConstantPad2d(Module):
         owner = f"{type(self).__name__}({self.padding})"
         check_float(x, f"{owner} input")
         if x.ndim < 2:
-            raise ValueError(f"{owner} expected an input (*, H, W) of at least 2 dimensions, got shape {shape_str(x.shape)}")
+            raise ValueError(
+                f"{owner} expected an input (*, H, W) of at least 2 dimensions, got shape {shape_str(x.shape)}"
+            )
         check_padding(x.shape, self.padding, "constant", owner)
 
     def forward(self, x):
