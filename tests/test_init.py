@@ -4,9 +4,8 @@ orthogonality, sparsity, the deterministic fills exactly, in-place semantics, se
 The statistical tests run at fixed seeds, so they are deterministic. Each draws 60,000 values on both
 sides and compares them with a two-sample KS test against torch's own function (and, where the law is
 closed-form, a one-sample KS test against it): a correct distribution must give p > P_ACCEPT, and the
-same test against torch's distribution with one parameter off by 10% or more (a wrong std, bound, gain, fan
-or nonlinearity) must give
-p < P_ACCEPT -- the negative control showing the test can tell them apart at this sample size.
+same test against torch's distribution with one parameter off by 10% or more (a wrong std, bound, gain,
+fan or nonlinearity) must give p < P_ACCEPT -- the negative control showing the test can tell them apart.
 """
 
 import math

@@ -11,8 +11,15 @@ chain rule explicit: ``forward`` keeps what its derivative needs, and
 parameter's ``.grad`` and returns dL/d(input). A module with several inputs
 returns a tuple of input gradients; a module with several outputs takes a
 ``grad_output`` with the same structure as its output.
+
+Calling a module runs its ``forward`` with the same arguments, keywords included, as torch's
+``Module.__call__`` does. torch's forwards name their one input ``input``; where a scratchnet
+forward names it otherwise (``x``, ``idx``), ``module(input=x)`` still works: the keyword ``input``
+goes to forward's first parameter (see ``Module.__call__``).
 """
 
+import functools
+import inspect
 from collections import OrderedDict
 
 import numpy as np
@@ -79,6 +86,17 @@ def zero_grads(params, set_to_none=True):
             param.grad.fill(0)
 
 
+@functools.lru_cache(maxsize=None)
+def _forward_parameters(forward):
+    """forward's parameters after self: (the names it takes by keyword, its first positional one or None,
+    whether it takes **kwargs). Cached per function: read once per class, not on every call."""
+    params = list(inspect.signature(forward).parameters.values())[1:]
+    by_keyword = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    first = params[0].name if params and params[0].kind in (params[0].POSITIONAL_ONLY,
+                                                            params[0].POSITIONAL_OR_KEYWORD) else None
+    return by_keyword, first, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
 class Module:
     """Base class of every layer and model, mirroring ``torch.nn.Module``."""
 
@@ -131,7 +149,27 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement backward")
 
     def __call__(self, *inputs, **kwargs):
+        if kwargs:
+            kwargs = self._torch_keywords(inputs, kwargs)
         return self.forward(*inputs, **kwargs)
+
+    def _torch_keywords(self, inputs, kwargs):
+        """``kwargs`` for forward, read as torch's: the keyword ``input`` names forward's first parameter
+        when forward calls it something else (``x``, ``idx``); a keyword forward does not take is a
+        TypeError naming it, as torch's forward raises."""
+        names, first, takes_any = _forward_parameters(type(self).forward)
+        if takes_any:
+            return kwargs
+        where = f"{type(self).__name__}.forward()"
+        if "input" in kwargs and "input" not in names and first is not None:
+            if inputs or first in kwargs:
+                raise TypeError(f"{where} got multiple values for argument 'input' (its first argument, {first!r})")
+            kwargs = {(first if key == "input" else key): value for key, value in kwargs.items()}
+        for key in kwargs:
+            if key not in names:
+                accepted = ", ".join(sorted(names | ({"input"} if first is not None else set())))
+                raise TypeError(f"{where} got an unexpected keyword argument {key!r} (it takes {accepted or 'none'})")
+        return kwargs
 
     # -- traversal ----------------------------------------------------------------------------
 
