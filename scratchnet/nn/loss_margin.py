@@ -12,8 +12,9 @@ from scratchnet._checks import check_array, check_float, shape_str
 from scratchnet.nn import functional as F
 from scratchnet.nn.loss import _check_weight, _Loss
 
-# torch's cosine_embedding_loss adds this to each squared norm (aten/src/ATen/native/Loss.cpp, EPSILON).
-_COSINE_EPS = 1e-12
+# torch's cosine_embedding_loss adds this to each squared norm (aten/src/ATen/native/Loss.cpp, EPSILON): 1e-12
+# held as a float32 (9.99999996e-13), also for float64 inputs, as a zero vector's gradient shows.
+_COSINE_EPS = float(np.float32(1e-12))
 
 
 def _check_sign_target(inputs, target, shape, loss):
@@ -50,8 +51,9 @@ class SoftMarginLoss(_Loss):
 
     def forward(self, input, target):
         _check_sign_target((input,), target, input.shape, "SoftMarginLoss")
-        self._x, self._y = input, target
-        return self._reduce(F.log1p_exp(-target * input), input.size)
+        y = target.astype(input.dtype)  # integer labels in the input's dtype
+        self._x, self._y = input, y
+        return self._reduce(F.log1p_exp(-y * input), input.size)
 
     def backward(self, grad_output=1.0):
         x, y = self._x, self._y
@@ -109,8 +111,9 @@ class MarginRankingLoss(_Loss):
 
     def forward(self, input1, input2, target):
         _check_sign_target((input1, input2), target, input1.shape, "MarginRankingLoss")
-        z = -target * (input1 - input2) + self.margin  # l's argument
-        self._z, self._y = z, target
+        y = target.astype(input1.dtype)  # integer labels in the inputs' dtype
+        z = -y * (input1 - input2) + self.margin  # l's argument
+        self._z, self._y = z, y
         return self._reduce(np.maximum(z, 0), z.size)
 
     def backward(self, grad_output=1.0):
@@ -128,7 +131,7 @@ class CosineEmbeddingLoss(_Loss):
 
     Shapes: input1 x1 and input2 x2 (N, D) with target y (N,), or (D,) with a 0-d y (one pair).
 
-        m1 = |x1|^2 + eps,  m2 = |x2|^2 + eps    (eps = 1e-12, as torch)
+        m1 = |x1|^2 + eps,  m2 = |x2|^2 + eps    (eps = 1e-12 as a float32, as torch)
         cos = x1 . x2 / sqrt(m1 m2)
         l   = 1 - cos                  if y = 1
             = max(0, cos - margin)     if y = -1      (0 for any other label, as torch)
