@@ -215,6 +215,16 @@ def test_signature_and_defaults_match_torch(name):
     assert list(mine.items()) == list(theirs.items())
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_repr_matches_torch(name):
+    kwargs = {"lr": 0.5} if name == "SGD" else {"lr": 0.5, "maximize": True}
+    mine = OPTIMIZERS[name]([{"params": [Parameter(np.zeros(1))]}, {"params": [Parameter(np.zeros(1))], "lr": 0.25}],
+                            **kwargs)
+    theirs = getattr(torch.optim, name)([{"params": [torch.zeros(1, requires_grad=True)]},
+                                         {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.25}], **kwargs)
+    assert repr(mine) == repr(theirs)
+
+
 BAD_HYPERPARAMETERS = [
     ("SGD", {"lr": -1.0}), ("SGD", {"momentum": -0.5}), ("SGD", {"weight_decay": -0.1}), ("SGD", {"nesterov": True}),
     ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}),

@@ -69,6 +69,14 @@ class Optimizer:
         full["params"] = params
         self.param_groups.append(full)
 
+    def __repr__(self):
+        """torch's format: each group's hyperparameters, sorted by name."""
+        text = f"{type(self).__name__} ("
+        for index, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {index}\n"
+            text += "".join(f"    {key}: {group[key]}\n" for key in sorted(group) if key != "params")
+        return text + ")"
+
     def zero_grad(self, set_to_none=True):
         zero_grads((param for group in self.param_groups for param in group["params"]), set_to_none)
 
