@@ -126,7 +126,8 @@ DISTRIBUTIONS = [
     ("trunc_normal-tail", lambda w: init.trunc_normal_(w, 0.0, 1.0, 2.0, 3.0),
      lambda w: torch.nn.init.trunc_normal_(w, 0.0, 1.0, 2.0, 3.0),
      lambda w: torch.nn.init.trunc_normal_(w, 0.0, 1.1, 2.0, 3.0), stats.truncnorm(2, 3)),
-    ("xavier_uniform", lambda w: init.xavier_uniform_(w, gain_tanh), lambda w: torch.nn.init.xavier_uniform_(w, gain_tanh),
+    ("xavier_uniform", lambda w: init.xavier_uniform_(w, gain_tanh),
+     lambda w: torch.nn.init.xavier_uniform_(w, gain_tanh),
      lambda w: torch.nn.init.xavier_uniform_(w, 1.1 * gain_tanh), stats.uniform(-xavier_bound, 2 * xavier_bound)),
     ("xavier_normal", lambda w: init.xavier_normal_(w), lambda w: torch.nn.init.xavier_normal_(w),
      lambda w: torch.nn.init.xavier_normal_(w, 1.1), stats.norm(0, math.sqrt(2 / 500))),
@@ -208,7 +209,8 @@ def test_dirac_equals_torchs(shape, groups):
     np.testing.assert_array_equal(ours, torch.nn.init.dirac_(torch.empty(shape), groups).numpy())
 
 
-@pytest.mark.parametrize("fill, value", [(lambda w: init.constant_(w, 0.3), 0.3), (init.zeros_, 0.0), (init.ones_, 1.0)])
+@pytest.mark.parametrize("fill, value", [(lambda w: init.constant_(w, 0.3), 0.3), (init.zeros_, 0.0),
+                                         (init.ones_, 1.0)])
 def test_constants_fill_every_value(fill, value):
     for dtype in (np.float32, np.float64):
         w = fill(np.empty((3, 2, 4), dtype))

@@ -149,7 +149,8 @@ def test_projected_step_is_the_lstm_step_then_the_projection(hidden_size, proj_f
 @pytest.mark.parametrize("kwargs", [dict(), dict(num_layers=3, bidirectional=True), dict(bias=False, num_layers=2)])
 def test_parameters_and_state_dict_keys_mirror_torch(kwargs):
     mine, theirs = make_pair(3, 5, 2, np.float32, **kwargs)
-    assert [(n, p.shape) for n, p in mine.named_parameters()] == [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    assert [(n, p.shape) for n, p in mine.named_parameters()] == [(n, tuple(p.shape))
+                                                                  for n, p in theirs.named_parameters()]
     assert list(mine.state_dict()) == list(theirs.state_dict())
     assert repr(mine) == repr(theirs)
 

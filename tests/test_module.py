@@ -206,7 +206,8 @@ KEYWORD_CASES = {
     "TransformerEncoder": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8, dtype=np.float64), 2,
                                                          enable_nested_tensor=False),
                            lambda: [_rand(3, 2, 4)]),
-    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(4, 2, 8, dtype=np.float64), lambda: [_rand(3, 2, 4)]),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(4, 2, 8, dtype=np.float64),
+                                lambda: [_rand(3, 2, 4)]),
 }
 
 
@@ -253,8 +254,7 @@ def test_calling_with_torchs_keywords_equals_calling_positionally(name):
     module = make().eval()
     by_position = module(*inputs)
     by_keyword = module(**keywords)
-    first, *rest = inputs
-    by_both = module(first, **dict(list(keywords.items())[1:]))
+    by_both = module(inputs[0], **dict(list(keywords.items())[1:]))  # the first by position, the rest by name
     for a, b, c in zip(_leaves(by_position), _leaves(by_keyword), _leaves(by_both), strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
@@ -263,7 +263,7 @@ def test_calling_with_torchs_keywords_equals_calling_positionally(name):
 @pytest.mark.parametrize("name", MODULE_CLASSES)
 def test_unknown_keywords_are_refused_as_torch_refuses_them(name):
     cls = getattr(nn, name)
-    with pytest.raises(TypeError, match=rf"^{name}.forward\(\) got an unexpected keyword argument 'inputs' \(it takes "):
+    with pytest.raises(TypeError, match=rf"^{name}.forward\(\) got an unexpected keyword argument 'inputs' \(it takes"):
         _bare(cls)(np.zeros(3), inputs=np.zeros(3))
     # Python's own message where forward names its first argument 'input' (from the class defining forward)
     with pytest.raises(TypeError, match=r"forward\(\) got multiple values for argument 'input'"):

@@ -24,8 +24,8 @@ all drawn from U(-1/sqrt(H), 1/sqrt(H)); the gates are stacked in row blocks of 
 
 One direction of one layer (``_direction_forward`` and ``_direction_backward``), step by step:
     xw_t = x_t W_ih^T + b_ih + b_hh  (the GRU's b_hn aside)  every t in one product first    (T, N, G)
-    state_t, cache_t = step(xw_t, state_{t-1}, W_hh[, b_hn])                          t = 1 .. T
-    dxw_t, dhw_t, d_state_{t-1} = step_backward(d_state_t, cache_t)                    t = T .. 1
+    state_t, cache_t = step(xw_t, state_{t-1}, W_hh[, b_hn | W_hr])                   t = 1 .. T
+    dxw_t, dhw_t, d_state_{t-1}[, dW_hr_t] = step_backward(d_state_t, cache_t)         t = T .. 1
     dW_ih += dxw_t^T x_t,   dW_hh += dhw_t^T h_{t-1},   db_ih += 1^T dxw_t,   db_hh += 1^T dhw_t,
     dx_t = dxw_t W_ih                               (and dW_hr += dW_hr_t, from a projected LSTM's step)
 where d_state_t is dL/dh_t from the output sequence plus what step t+1 sent back. The reverse
