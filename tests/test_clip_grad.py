@@ -17,7 +17,7 @@ from scratchnet.nn import Linear, Parameter, utils
 # A total norm is one reduction per array and one over the arrays: a few ulps apart on the two
 # sides, so float64 holds 1e-12 relative (tighter than MODULE's 1e-10); float32 uses MODULE's.
 F64_RTOL = 1e-12
-NORM_TYPES = [2.0, 1.0, math.inf, 3.0, 0.5, -math.inf, 0.0]
+NORM_TYPES = [2.0, 1.0, math.inf, 3.0, 0.5, -math.inf, 0.0, -1.0]  # p < 0: torch allows it too
 
 
 def _close(mine, theirs, dtype):
@@ -143,6 +143,68 @@ def test_total_norm_then_clip_is_clip_grad_norm():
         _close(param.grad, tensor.grad.numpy(), np.float64)
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 0.0, 3.0, math.inf, -math.inf, -1.0])
+def test_an_empty_gradient_counts_as_torch_or_is_refused_alike(norm_type):
+    """A zero-size gradient adds nothing to a p-norm; for inf, -inf and p < 0 (no identity) torch refuses it."""
+    mine, theirs = _twin_parameters(np.random.default_rng(1), [(0,), (3,)], np.float64, 1.0)
+    try:
+        torch_total_norm = torch.nn.utils.clip_grad_norm_(theirs, 0.5, norm_type=norm_type)
+    except RuntimeError:
+        before = [p.grad.copy() for p in mine]
+        with pytest.raises(ValueError, match=f"cannot compute the {norm_type} norm of an empty gradient"):
+            utils.clip_grad_norm_(mine, 0.5, norm_type=norm_type)
+        for param, grad in zip(mine, before, strict=True):
+            np.testing.assert_array_equal(param.grad, grad)  # refused before any change
+        assert norm_type < 0 or math.isinf(norm_type)
+        return
+    _close(utils.clip_grad_norm_(mine, 0.5, norm_type=norm_type), torch_total_norm.numpy(), np.float64)
+    _close(mine[1].grad, theirs[1].grad.numpy(), np.float64)
+
+
+@pytest.mark.parametrize("norm_type", ["inf", 2, "1.5"])
+def test_norm_type_is_read_with_float_as_torch(norm_type):
+    mine, theirs = _twin_parameters(np.random.default_rng(2), [(3,), (2, 2)], np.float64, 1.0)
+    total_norm = utils.clip_grad_norm_(mine, 0.5, norm_type=norm_type)
+    _close(total_norm, torch.nn.utils.clip_grad_norm_(theirs, 0.5, norm_type=norm_type).numpy(), np.float64)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+def test_mixed_dtypes_match_torch(norm_type):
+    """float32 and float64 gradients together: the total norm in float64 (promoted), each gradient keeps its dtype."""
+    rng = np.random.default_rng(4)
+    mine32, theirs32 = _twin_parameters(rng, [(3, 2)], np.float32, 1.0)
+    mine64, theirs64 = _twin_parameters(rng, [(4,)], np.float64, 1.0)
+    total_norm = utils.clip_grad_norm_(mine32 + mine64, 0.3, norm_type=norm_type)
+    torch_total_norm = torch.nn.utils.clip_grad_norm_(theirs32 + theirs64, 0.3, norm_type=norm_type)
+    assert total_norm.dtype == np.float64 and torch_total_norm.dtype == torch.float64
+    _close(total_norm, torch_total_norm.numpy(), np.float32)  # the float32 norm inside: float32's tolerance
+    assert mine32[0].grad.dtype == np.float32 and mine64[0].grad.dtype == np.float64
+    _close(mine32[0].grad, theirs32[0].grad.numpy(), np.float32)
+    _close(mine64[0].grad, theirs64[0].grad.numpy(), np.float32)
+
+
+def test_an_overflowing_norm_is_inf_without_a_warning_as_torch():
+    mine, theirs = _twin_parameters(np.random.default_rng(5), [(2,)], np.float32, 1.0)
+    mine[0].grad[...] = theirs[0].grad[...] = 1e20  # squares past float32's range
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        total_norm = utils.get_total_norm([mine[0].grad])
+    assert np.isinf(total_norm) and torch.isinf(torch.nn.utils.get_total_norm([theirs[0].grad]))
+    with pytest.raises(RuntimeError, match="non-finite"):
+        utils.clip_grad_norm_(mine, 1.0, error_if_nonfinite=True)
+
+
+def test_clip_grad_norm_without_underscore_is_deprecated_as_torch():
+    mine, theirs = _twin_parameters(np.random.default_rng(6), [(5,)], np.float64, 3.0)
+    with pytest.warns(FutureWarning, match="`scratchnet.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                                           "`scratchnet.nn.utils.clip_grad_norm_`"):
+        total_norm = utils.clip_grad_norm(mine, 1.0)
+    with pytest.warns(FutureWarning, match="deprecated"):
+        torch_total_norm = torch.nn.utils.clip_grad_norm(theirs, 1.0)
+    _close(total_norm, torch_total_norm.numpy(), np.float64)
+    _close(mine[0].grad, theirs[0].grad.numpy(), np.float64)
+
+
 # -- clip_grad_value_ -------------------------------------------------------------------------
 
 
@@ -176,3 +238,13 @@ def test_clip_grad_value_skips_parameters_without_gradients():
     layer = Linear(2, 2)
     utils.clip_grad_value_(layer.parameters(), 1.0)
     assert all(p.grad is None for p in layer.parameters())
+
+
+@pytest.mark.parametrize("clip_value", [-1.0, 0.0])
+def test_clip_grad_value_with_a_negative_or_zero_bound_matches_torch(clip_value):
+    """min(max(g, -c), c): for c < 0 every element becomes c, as torch's clamp_min then clamp_max."""
+    mine, theirs = _twin_parameters(np.random.default_rng(7), [(4,), (2, 3)], np.float64, 2.0)
+    utils.clip_grad_value_((p for p in mine), clip_value)  # a generator, read once
+    torch.nn.utils.clip_grad_value_(theirs, clip_value)
+    for param, tensor in zip(mine, theirs, strict=True):
+        np.testing.assert_array_equal(param.grad, tensor.grad.numpy())

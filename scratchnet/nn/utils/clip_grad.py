@@ -26,6 +26,10 @@ def vector_norm(x, norm_type):
         p finite, p != 0:  (sum |x_i|^p)^(1/p)
         p = inf / -inf:    max |x_i| / min |x_i|
         p = 0:             the number of nonzero x_i
+
+    Like torch, no warnings: a sum of squares past the dtype's range is inf (then the total norm
+    is non-finite, which ``error_if_nonfinite`` reports), and for p < 0 a zero gives |0|^p = inf
+    and the norm 0.
     """
     magnitude = np.abs(x)
     if norm_type == math.inf:
@@ -34,9 +38,9 @@ def vector_norm(x, norm_type):
         return magnitude.min()
     if norm_type == 0:
         return np.array(np.count_nonzero(x), dtype=x.dtype)
-    if norm_type == 2:
-        return np.sqrt(np.sum(x * x))  # the common case, without a power
-    with np.errstate(divide="ignore"):  # p < 0: |0|^p = inf, and the norm is 0, as torch's
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        if norm_type == 2:
+            return np.sqrt(np.sum(x * x))  # the common case, without a power
         return np.sum(magnitude ** norm_type) ** (1.0 / norm_type)
 
 
@@ -50,6 +54,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     """
     arrays = [tensors] if isinstance(tensors, np.ndarray) else list(tensors)
     norm_type = float(norm_type)
+    _check_norm_inputs(arrays, norm_type)
     if not arrays:
         return np.array(0.0, dtype=get_default_dtype())
     norms = np.stack([vector_norm(g, norm_type) for g in arrays])
@@ -101,6 +106,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total_norm
 
 
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated name of ``clip_grad_norm_`` (with torch's ``FutureWarning``)."""
+    warnings.warn("`scratchnet.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`scratchnet.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
 def clip_grad_value_(parameters, clip_value, foreach=None):
     r"""Clamp every gradient element into [-clip_value, clip_value], in place:  g <- min(max(g, -c), c)."""
     clip_value = float(clip_value)
@@ -119,3 +131,13 @@ def _as_list(parameters):
             raise TypeError(f"expected Parameters (e.g. model.parameters()), got {type(param).__name__} "
                             f"at position {position}")
     return parameters
+
+
+def _check_norm_inputs(arrays, norm_type):
+    """torch refuses the norms without an identity (inf, -inf, p < 0) of an empty array."""
+    for array in arrays:
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"expected gradients as numpy.ndarray, got {type(array).__name__}")
+        if array.size == 0 and (norm_type < 0 or math.isinf(norm_type)):
+            raise ValueError(f"cannot compute the {norm_type} norm of an empty gradient (shape "
+                             f"{array.shape}) because the operation does not have an identity")
