@@ -1,4 +1,5 @@
-"""BatchNorm1d and BatchNorm2d against torch: train and eval, running statistics, empty batches, gradients, bad input."""
+"""BatchNorm1d and BatchNorm2d against torch: train and eval, running statistics, empty batches, gradients,
+bad input."""
 
 import numpy as np
 import pytest
@@ -261,7 +262,8 @@ def test_bad_eps_is_refused_as_torch_does(training, track, eps, match):
     assert twins(3, np.float64, eps=0.0)[0].eval()(x).shape == x.shape  # eps 0 with running statistics: fine
 
 
-@pytest.mark.parametrize("name,shape", [("BatchNorm2d", (4, 5, 2, 2)), ("BatchNorm1d", (4, 5)), ("BatchNorm1d", (4, 5, 3))])
+@pytest.mark.parametrize("name,shape", [("BatchNorm2d", (4, 5, 2, 2)), ("BatchNorm1d", (4, 5)),
+                                        ("BatchNorm1d", (4, 5, 3))])
 def test_channels_are_free_without_gamma_beta_or_running_stats_as_torch(name, shape):
     """num_features is unused when there is nothing of size C: torch normalises any C then, as here."""
     scratch, twin = twins(3, np.float64, name, affine=False, track_running_stats=False)
