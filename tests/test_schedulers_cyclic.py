@@ -195,6 +195,24 @@ def test_warm_restarts_follow_the_formula():
     assert scheduler.get_last_lr() == pytest.approx([(1 + math.cos(math.pi * 1.5 / 8)) / 2], rel=1e-15)
 
 
+RESUMABLE = {
+    "CyclicLR": lambda m, o, **kw: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular2", **kw),
+    "OneCycleLR": lambda m, o, **kw: m.OneCycleLR(o, max_lr=0.1, total_steps=30, anneal_strategy="linear", **kw),
+    "CosineAnnealingWarmRestarts": lambda m, o, **kw: m.CosineAnnealingWarmRestarts(o, T_0=4, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
+def test_resuming_with_last_epoch_continues_as_torch(name):
+    """A new scheduler built with last_epoch=k on the optimizers of a run k steps in (the keys it wrote
+    into the groups still there) takes the same next steps as torch's."""
+    build = RESUMABLE[name]
+    scratch_opt, torch_opt = twin_optimizers([0.5, 0.25], "Adam")
+    _run_until_refused(build, scratch_opt, torch_opt, 7)
+    (mine, theirs), refusal = _run_until_refused(lambda m, o: build(m, o, last_epoch=7), scratch_opt, torch_opt, 10)
+    assert refusal is None and mine == theirs
+
+
 # -- refusals, with torch's messages ---------------------------------------------------------------------
 
 REFUSALS = [

@@ -20,7 +20,9 @@ from scratchnet.optim.lr_base import EPOCH_DEPRECATION_WARNING, LRScheduler, _ch
 
 
 class ReduceLROnPlateau(LRScheduler):
-    """Reduce each group's lr by ``factor`` when ``metrics`` has not improved for ``patience`` epochs.
+    """Reduce each group's lr by ``factor`` when ``metrics`` has not improved for ``patience`` epochs:
+
+        num_bad_epochs > patience   =>   lr <- max(lr factor, min_lr),   then ``cooldown`` epochs of rest
 
     Unlike the other schedulers, ``step`` takes the metric (a loss in mode 'min', an accuracy in
     'max'); building it does not step nor record ``initial_lr``. ``min_lr`` is one floor for all
