@@ -160,6 +160,24 @@ def test_bce_parity_including_saturated_probabilities(reduction, weighted, dtype
     assert gradcheck(snn.BCELoss(reduction=reduction), _rng().uniform(0.1, 0.9, (4, 3)), _rng(1).random((4, 3)), requires_grad=INPUT_ONLY) == []
 
 
+@pytest.mark.parametrize("name,scalars", [("BCELoss", ["weight"]), ("BCEWithLogitsLoss", ["weight"]),
+                                          ("BCEWithLogitsLoss", ["pos_weight"]), ("BCEWithLogitsLoss", ["weight", "pos_weight"])])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_scalar_weights_broadcast_like_torch(name, scalars, reduction, dtype):
+    kwargs = {key: np.array(value, dtype=dtype) for key, value in zip(scalars, [0.7, 2.5])}  # 0-d arrays
+    scratch, twin = _pair(name, dtype, reduction=reduction, **kwargs)
+    p = _rng().uniform(0.05, 0.95, (4, 3)).astype(dtype)
+    check_module(scratch, twin, p, _rng(1).random((4, 3)).astype(dtype), requires_grad=INPUT_ONLY).assert_passed()
+    x = _rng().standard_normal((4, 3))
+    assert gradcheck(getattr(snn, name)(reduction=reduction, **{k: v.astype(np.float64) for k, v in kwargs.items()}),
+                     p.astype(np.float64) if name == "BCELoss" else x, _rng(1).random((4, 3)), requires_grad=INPUT_ONLY) == []
+
+
+def test_bce_scalar_weight_scales_the_loss():
+    p, y = _rng().uniform(0.1, 0.9, 5), _rng(1).random(5)
+    np.testing.assert_allclose(snn.BCELoss(weight=np.array(3.0))(p, y), 3 * snn.BCELoss()(p, y), rtol=1e-14)
+
+
 # -- regression losses ----------------------------------------------------------------------------
 
 REGRESSION = [

@@ -1,5 +1,9 @@
 """Losses: ``loss = criterion(input, target)``, then ``criterion.backward()`` gives dL/d(input).
 
+Here: NLLLoss and CrossEntropyLoss (class labels, every input form torch takes), BCELoss,
+BCEWithLogitsLoss and the regression losses. KLDivLoss, PoissonNLLLoss and GaussianNLLLoss are in
+``loss_likelihood``; the margin losses in ``loss_margin``. The checks they share live here.
+
 A loss is the start of backpropagation: its ``backward(grad_output=1.0)`` returns
 the gradient with respect to its first argument (the logits or predictions),
 which is passed to ``model.backward``.
@@ -323,7 +327,8 @@ class BCEWithLogitsLoss(_Loss):
     r"""Binary cross-entropy on logits (a sigmoid and BCE in one stable step), as ``torch.nn.BCEWithLogitsLoss``.
 
     Shapes: input x (any shape, e.g. (N,) or (N, K)) logits; target y of the same shape and dtype,
-    values in [0, 1]. weight broadcasts to x's shape; pos_weight (K,) to its last dimension.
+    values in [0, 1]. weight broadcasts to x's shape; so does pos_weight, e.g. (K,) for the last
+    dimension's K classes or a 0-d array for every element.
 
         l = w [ (1 - y) x - (1 + (pos_weight - 1) y) log sigmoid(x) ]
           = w [ max(x, 0) - x y + log(1 + exp(-|x|)) ]      without pos_weight
@@ -372,7 +377,8 @@ _BCE_GRAD_EPS = float(np.float32(1e-12))
 class BCELoss(_Loss):
     r"""Binary cross-entropy on probabilities, as ``torch.nn.BCELoss``.
 
-    Shapes: input p in [0, 1] and target y in [0, 1], same shape and dtype; weight broadcasts to p's shape.
+    Shapes: input p in [0, 1] and target y in [0, 1], same shape and dtype; weight (e.g. a 0-d array)
+    broadcasts to p's shape.
 
         l = -w [ y log p + (1 - y) log(1 - p) ],   each log clamped at -100 as torch does (so p = 0 is finite)
         dl/dp = w (p - y) / max(p (1 - p), 1e-12)
