@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from hypothesis_profiles import examples
 from scratchnet.optim import lr_scheduler
-from test_schedulers import lrs, observed, run_twins, twin_optimizers
+from test_schedulers import lrs, observed, twin_optimizers
 
 # SGD cycles 'momentum', Adam beta1 of 'betas'; Adagrad has neither (refused with cycle_momentum)
 OPTIMIZERS = st.sampled_from(["SGD", "Adam"])

@@ -12,7 +12,6 @@ need is accepted (the rest is unused), as torch does.
 
 import numpy as np
 
-from scratchnet.nn.module import Parameter
 from scratchnet.nn.utils.clip_grad import _as_list
 
 
