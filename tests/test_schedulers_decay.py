@@ -190,6 +190,24 @@ def test_the_wrapped_optimizer_step_still_steps():
         assert param.data[0] == expected
 
 
+def test_a_deep_copy_of_the_optimizer_steps_itself():
+    """The wrapped step belongs to its optimizer: a copy's step updates the copy's parameters only."""
+    import copy
+
+    import numpy as np
+    from scratchnet.nn import Parameter
+    from scratchnet.optim import SGD
+
+    optimizer = SGD([Parameter(np.array([0.0]))], lr=1.0)
+    lr_scheduler.StepLR(optimizer, step_size=1)
+    twin = copy.deepcopy(optimizer)
+    twin.param_groups[0]["params"][0].grad = np.array([1.0])
+    twin.step()
+    assert twin.param_groups[0]["params"][0].data[0] == -1.0
+    assert optimizer.param_groups[0]["params"][0].data[0] == 0.0
+    assert getattr(twin, "_opt_called", False) and not getattr(optimizer, "_opt_called", False)
+
+
 # -- refusals, with torch's messages --------------------------------------------------------------
 
 REFUSALS = [

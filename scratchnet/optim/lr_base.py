@@ -8,9 +8,7 @@ the lr at ``last_epoch`` from ``base_lrs`` alone; ``step(epoch)`` (deprecated in
 warning) jumps there.
 """
 
-import functools
 import warnings
-import weakref
 
 from scratchnet.optim.optimizer import Optimizer
 
@@ -156,24 +154,27 @@ def _set_momentum(group, momentum, use_beta1):
 
 
 def _track_optimizer_steps(optimizer):
-    """Wrap ``optimizer.step`` once (as torch does) so that a scheduler can tell whether it ran.
+    """Wrap ``optimizer.step`` once, as torch does, so that a scheduler can tell whether it ran."""
+    if not hasattr(optimizer.step, "_wrapped_by_lr_sched"):
+        optimizer.step = _TrackedStep(optimizer, optimizer.step.__func__)
 
-    The wrapper marks ``optimizer._opt_called``; it holds the optimizer by weak reference, so
-    the optimizer does not keep itself alive through its own ``step`` attribute.
+
+class _TrackedStep:
+    """``optimizer.step`` that first marks ``optimizer._opt_called``.
+
+    An object holding the optimizer (not a closure over it, nor a weak reference as in torch), so
+    that ``copy.deepcopy(optimizer)`` gives a copy whose ``step`` steps the copy.
     """
-    if hasattr(optimizer.step, "_wrapped_by_lr_sched"):
-        return
-    optimizer_ref = weakref.ref(optimizer)
-    step = optimizer.step.__func__
 
-    @functools.wraps(step)
-    def wrapper(*args, **kwargs):
-        opt = optimizer_ref()
-        opt._opt_called = True
-        return step.__get__(opt, type(opt))(*args, **kwargs)
+    _wrapped_by_lr_sched = True
 
-    wrapper._wrapped_by_lr_sched = True
-    optimizer.step = wrapper
+    def __init__(self, optimizer, step):
+        self.optimizer = optimizer
+        self.step = step
+
+    def __call__(self, *args, **kwargs):
+        self.optimizer._opt_called = True
+        return self.step(self.optimizer, *args, **kwargs)
 
 
 def _warn_if_optimizer_not_stepped(optimizer):
