@@ -388,8 +388,9 @@ class MaxUnpool2d(Module):
         h, w = size
         if min(h, w) < 0:
             raise ValueError(f"MaxUnpool2d output size {(h, w)} would be negative (input {shape_str(x.shape)})")
-        if h * w > 0 and indices.size and (indices.min() < 0 or indices.max() >= h * w):
-            bad = indices.min() if indices.min() < 0 else indices.max()
+        invalid = indices[(indices < 0) | (indices >= h * w)] if h * w > 0 else indices[:0]
+        if invalid.size:
+            bad = invalid[0]  # the first, as torch reports it
             raise ValueError(f"MaxUnpool2d found an invalid index {bad}: the output planes are {h}x{w}, "
                              f"so indices must lie in [0, {h * w})")
         lift = (lambda a: a[None]) if x.ndim == 3 else (lambda a: a)

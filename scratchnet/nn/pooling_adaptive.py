@@ -43,13 +43,18 @@ def check_output_size(output_size, dims, owner):
     return values
 
 
-def check_pool_input(x, dims, owner):
-    """x (N, C, *spatial) or unbatched (C, *spatial), ``dims`` spatial axes: as (N, C, *spatial), a view."""
+def check_pool_input(x, dims, owner, empty_channels=False):
+    """x (N, C, *spatial) or unbatched (C, *spatial), ``dims`` spatial axes: as (N, C, *spatial), a view.
+
+    The spatial sizes must be non-zero, and C too unless ``empty_channels`` (torch's adaptive average
+    pools take C = 0, its adaptive max pool does not).
+    """
     check_float(x, f"{owner} input")
     batched, unbatched = ("(N, C, H, W)", "(C, H, W)") if dims == 2 else ("(N, C, L)", "(C, L)")
-    if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims - 1:]:
+    nonzero = "the sizes" if empty_channels else "C and the sizes"
+    if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims - (not empty_channels):]:
         raise ValueError(f"{owner} expected a {dims + 2}-D input {batched} or a {dims + 1}-D unbatched input "
-                         f"{unbatched}, with C and the sizes non-zero, got shape {shape_str(x.shape)}")
+                         f"{unbatched}, with {nonzero} non-zero, got shape {shape_str(x.shape)}")
     return x if x.ndim == dims + 2 else x[None]
 
 
@@ -68,7 +73,7 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = output_size
 
     def forward(self, x):
-        x3 = check_pool_input(x, 1, "AdaptiveAvgPool1d")              # (N, C, L)
+        x3 = check_pool_input(x, 1, "AdaptiveAvgPool1d", empty_channels=True)              # (N, C, L)
         A = averaging_matrix(x3.shape[2], self._out, x.dtype)         # (L_out, L)
         self._A = A
         return x @ A.T
@@ -96,7 +101,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x):
-        x4 = check_pool_input(x, 2, "AdaptiveAvgPool2d")              # (N, C, H, W)
+        x4 = check_pool_input(x, 2, "AdaptiveAvgPool2d", empty_channels=True)              # (N, C, H, W)
         h_out, w_out = (size if out is None else out for out, size in zip(self._out, x4.shape[2:]))
         A_h = averaging_matrix(x4.shape[2], h_out, x.dtype)           # (H_out, H)
         A_w = averaging_matrix(x4.shape[3], w_out, x.dtype)           # (W_out, W)
