@@ -228,3 +228,29 @@ def test_options_and_defaults_match_torch():
                                 (PoissonNLLLoss(), torch.nn.PoissonNLLLoss(), ["log_input", "full", "eps", "reduction"]),
                                 (GaussianNLLLoss(), torch.nn.GaussianNLLLoss(), ["full", "eps", "reduction"])]:
         assert [getattr(mine, name) for name in names] == [getattr(theirs, name) for name in names]
+
+
+def _as_list(grads):
+    return list(grads) if isinstance(grads, tuple) else [grads]
+
+
+def _likelihood_cases(seed):
+    x, t = _kl_data((3, 4), False, np.float64, seed)
+    mu, y = (_rng(seed + s).standard_normal((3, 4)) for s in (0, 1))
+    var = _rng(seed + 2).uniform(0.2, 2.0, (3, 1))
+    return [(KLDivLoss, {}, (x, t)), (KLDivLoss, {"log_target": True}, _kl_data((3, 4), True, np.float64, seed)),
+            (PoissonNLLLoss, {"full": True}, (x, _counts((3, 4), seed))), (GaussianNLLLoss, {}, (mu, y, var))]
+
+
+@given(st.integers(0, 2**32 - 1))
+@examples(10)
+def test_sum_is_mean_times_count_and_none_sums_to_sum(seed):
+    for cls, kwargs, inputs in _likelihood_cases(seed):
+        total, mean, each = (cls(reduction=r, **kwargs) for r in ("sum", "mean", "none"))
+        count = inputs[0].size
+        np.testing.assert_allclose(total(*inputs), mean(*inputs) * count, rtol=1e-12)
+        np.testing.assert_allclose(each(*inputs).sum(), total(*inputs), rtol=1e-12)
+        grads = [_as_list(total.backward()), _as_list(mean.backward()), _as_list(each.backward(np.ones(inputs[0].shape)))]
+        for g_sum, g_mean, g_each in zip(*grads, strict=True):  # dL/dinput (and dL/dvar)
+            np.testing.assert_allclose(g_sum, g_mean * count, rtol=1e-12)
+            np.testing.assert_allclose(g_each, g_sum, rtol=1e-12)

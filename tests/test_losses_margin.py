@@ -248,3 +248,29 @@ def test_defaults_and_state_dict_match_torch():
         assert [getattr(mine, name) for name in names] == [getattr(theirs, name) for name in names]
     assert list(MultiMarginLoss(weight=np.ones(3)).state_dict()) == list(
         torch.nn.MultiMarginLoss(weight=torch.ones(3)).state_dict()) == ["weight"]
+
+
+def _margin_cases(seed):
+    x1, x2 = _rng(seed).standard_normal((5, 3)), _rng(seed + 1).standard_normal((5, 3))
+    y = _signs((5, 3), seed)
+    return [(SoftMarginLoss, (), (x1, y), 15), (HingeEmbeddingLoss, (0.5,), (x1, y), 15),
+            (MarginRankingLoss, (0.2,), (x1, x2, y), 15), (CosineEmbeddingLoss, (0.1,), (x1, x2, y[:, 0]), 5),
+            (MultiMarginLoss, (2, 0.9, _rng(5).random(3)), (x1, _rng(seed).integers(0, 3, 5)), 5)]
+
+
+@given(st.integers(0, 2**32 - 1))
+@examples(10)
+def test_sum_is_mean_times_count_and_none_sums_to_sum(seed):
+    for cls, args, inputs, count in _margin_cases(seed):
+        total, mean, each = (cls(*args, reduction=r) for r in ("sum", "mean", "none"))
+        np.testing.assert_allclose(total(*inputs), mean(*inputs) * count, rtol=1e-12, atol=1e-15)
+        losses = each(*inputs)
+        np.testing.assert_allclose(losses.sum(), total(*inputs), rtol=1e-12, atol=1e-15)
+        grads = [_as_list(total.backward()), _as_list(mean.backward()), _as_list(each.backward(np.ones(losses.shape)))]
+        for g_sum, g_mean, g_each in zip(*grads, strict=True):  # dL/dinput (and dL/dinput2)
+            np.testing.assert_allclose(g_sum, g_mean * count, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(g_each, g_sum, rtol=1e-12, atol=1e-15)
+
+
+def _as_list(grads):
+    return list(grads) if isinstance(grads, tuple) else [grads]
