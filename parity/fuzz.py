@@ -21,6 +21,8 @@ hypothesis is imported inside the functions that use it, so ``import parity`` ne
 """
 
 import argparse
+import importlib
+import inspect
 import json
 import math
 import shlex
@@ -42,7 +44,6 @@ from scratchnet import metrics
 from scratchnet.data import Split, iterate_batches
 from parity.cli import limit_threads, out_of_memory, parity_exit_status
 from scratchnet.cli.entry import CommandLineParser, add_threads_argument, check_seed
-from scratchnet.cli.experiment import LOSS_NAMES, OPTIMIZER_NAMES, TASK_LOSSES
 from scratchnet.cli.progress import progress_bar
 from scratchnet.models import ACTIVATIONS
 from scratchnet.nn.transformer import generate_square_subsequent_mask
@@ -54,21 +55,78 @@ DEFAULT_EXAMPLES = 2500  # 57 s on one thread of a 2-core machine (~23 ms an exa
 DEFAULT_DURATION = "about a minute on one thread of a 2-core machine"
 TEST_SAMPLES = 4
 
-# The losses and optimizers both sides have, by torch name.
-LOSSES = [name for name in LOSS_NAMES.values() if hasattr(scratchnet.nn, name) and hasattr(torch.nn, name)]
-OPTIMIZERS = [name for name in OPTIMIZER_NAMES.values() if hasattr(scratchnet.optim, name) and hasattr(torch.optim, name)]
-FUZZ_ACTIVATIONS = [name for name in ACTIVATIONS if hasattr(torch.nn, name)]
-TASK_OF_LOSS = {loss: task for task, losses in TASK_LOSSES.items() for loss in losses if task != "multiclass"}
-TASK_OF_LOSS["CrossEntropyLoss"] = "classification"
+FUZZ_ACTIVATIONS = [name for name in ACTIVATIONS if hasattr(torch.nn, name)]  # the models' MLP takes these
 
-# Optimizer options drawn per example, the torch default first (hypothesis shrinks towards it).
-OPTIMIZER_OPTIONS = {
-    "SGD": {"momentum": [0.0, 0.9], "weight_decay": [0.0, 0.01], "nesterov": [False, True]},
-    "Adam": {"weight_decay": [0.0, 0.01], "amsgrad": [False, True]},
-    "AdamW": {"weight_decay": [0.01, 0.0], "amsgrad": [False, True]},
-    "RMSprop": {"momentum": [0.0, 0.9], "centered": [False, True], "weight_decay": [0.0, 0.01]},
-    "Adagrad": {"weight_decay": [0.0, 0.01], "lr_decay": [0.0, 0.01]},
+
+@dataclass(frozen=True)
+class LossSpec:
+    """How a loss joins a training run. ``task``: the targets it takes (``make_data`` draws them):
+    "classification" (labels), "binary" (0/1 in a column), "signs" (-1/+1 in a column), "regression",
+    "distribution" (rows of probabilities), "counts" (Poisson counts); ``kwargs``: its arguments on both
+    sides; ``head``: a layer appended to the model on both sides, for a loss that takes log-probabilities
+    ("LogSoftmax") or probabilities ("Sigmoid") rather than raw outputs."""
+
+    task: str
+    kwargs: dict = field(default_factory=dict, hash=False)
+    head: str = None
+
+
+# Every loss that fits a training run of inputs -> outputs against targets. Left out: GaussianNLLLoss,
+# MarginRankingLoss, CosineEmbeddingLoss (they take a variance or a second input, which train_step does not
+# pass). A loss is drawn once scratchnet.nn exports it: train_side_by_side looks losses up there by name.
+LOSS_SPECS = {
+    "CrossEntropyLoss": LossSpec("classification"),
+    "BCEWithLogitsLoss": LossSpec("binary"),
+    "MSELoss": LossSpec("regression"),
+    "L1Loss": LossSpec("regression"),
+    "HuberLoss": LossSpec("regression"),
+    "SmoothL1Loss": LossSpec("regression"),
+    "NLLLoss": LossSpec("classification", head="LogSoftmax"),
+    "BCELoss": LossSpec("binary", head="Sigmoid"),
+    "MultiMarginLoss": LossSpec("classification"),
+    "KLDivLoss": LossSpec("distribution", {"reduction": "batchmean"}, head="LogSoftmax"),  # torch's advice
+    "PoissonNLLLoss": LossSpec("counts"),  # log_input=True (torch's default): the outputs are log-rates
+    "SoftMarginLoss": LossSpec("signs"),
+    "HingeEmbeddingLoss": LossSpec("signs"),
 }
+
+
+def available_losses():
+    """The losses of LOSS_SPECS that scratchnet.nn and torch.nn both export, by torch name."""
+    return [name for name in LOSS_SPECS if hasattr(scratchnet.nn, name) and hasattr(torch.nn, name)]
+
+
+LOSSES = available_losses()
+TASK_OF_LOSS = {name: spec.task for name, spec in LOSS_SPECS.items()}
+
+# Optimizer options drawn per example, the torch default first (hypothesis shrinks towards it). An optimizer
+# is drawn once scratchnet.optim exports it: train_side_by_side looks optimizers up there by name.
+OPTIMIZER_OPTIONS = {
+    "SGD": {"momentum": [0.0, 0.9], "weight_decay": [0.0, 0.01], "nesterov": [False, True], "dampening": [0.0, 0.5],
+            "maximize": [False, True]},
+    "Adam": {"weight_decay": [0.0, 0.01], "amsgrad": [False, True], "decoupled_weight_decay": [False, True],
+             "maximize": [False, True]},
+    "AdamW": {"weight_decay": [0.01, 0.0], "amsgrad": [False, True], "maximize": [False, True]},
+    "RMSprop": {"momentum": [0.0, 0.9], "centered": [False, True], "weight_decay": [0.0, 0.01],
+                "maximize": [False, True]},
+    "Adagrad": {"weight_decay": [0.0, 0.01], "lr_decay": [0.0, 0.01], "initial_accumulator_value": [0.0, 0.1],
+                "maximize": [False, True]},
+    "NAdam": {"weight_decay": [0.0, 0.01], "momentum_decay": [0.004, 0.01], "decoupled_weight_decay": [False, True],
+              "maximize": [False, True]},
+    "RAdam": {"weight_decay": [0.0, 0.01], "decoupled_weight_decay": [False, True], "maximize": [False, True]},
+    "Adamax": {"weight_decay": [0.0, 0.01], "maximize": [False, True]},
+    "Adadelta": {"rho": [0.9, 0.5], "weight_decay": [0.0, 0.01], "maximize": [False, True]},
+    # t0 2: the average starts within the run (torch's default, 1e6, never reaches it)
+    "ASGD": {"lambd": [0.0001, 0.01], "t0": [1000000.0, 2.0], "weight_decay": [0.0, 0.01], "maximize": [False, True]},
+}
+
+
+def available_optimizers():
+    """The optimizers of OPTIMIZER_OPTIONS that scratchnet.optim and torch.optim both export."""
+    return [name for name in OPTIMIZER_OPTIONS if hasattr(scratchnet.optim, name) and hasattr(torch.optim, name)]
+
+
+OPTIMIZERS = available_optimizers()
 
 # Learning rates per dtype. float32 keeps to the rates its trajectory tolerance is meant for
 # (parity.tolerances.TRAJECTORY): adaptive optimizers move a parameter by ~lr whatever the size
@@ -154,6 +212,287 @@ def strategy_of(space):
     from hypothesis import strategies as st
 
     return st.fixed_dictionaries({key: spec.strategy() for key, spec in space.items()})
+
+
+# -- the layer families: Sequential nets of scratchnet.nn's layers, built here ------------------------------------
+# Each is a list of layers (torch names and arguments) built on both sides into a Sequential, so the state_dict
+# keys (0.weight, 1.running_mean, ...) match. A layer is found in scratchnet.nn or, before scratchnet.nn exports
+# it, in the submodule where it lives.
+
+LAYER_MODULES = ("activation", "linear", "conv", "normalization", "pooling", "pooling_adaptive", "dropout", "flatten")
+# Activations that act on a dimension (a softmax) or halve it (GLU), not element by element:
+NOT_ELEMENTWISE = ("Softmax", "LogSoftmax", "Softmin", "GLU")
+ACTIVATION_ARGS = {"Threshold": (0.1, 20.0)}  # torch gives Threshold no defaults: these are its docs' example
+
+
+def scratch_layer(name):
+    """scratchnet's layer class named ``name`` (as torch.nn names it), or None when scratchnet has none."""
+    if hasattr(scratchnet.nn, name):
+        return getattr(scratchnet.nn, name)
+    for module in LAYER_MODULES:
+        try:
+            found = getattr(importlib.import_module(f"scratchnet.nn.{module}"), name, None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def has_layer(name):
+    return scratch_layer(name) is not None and hasattr(torch.nn, name)
+
+
+def _elementwise_activations():
+    module = importlib.import_module("scratchnet.nn.activation")
+    names = [name for name, value in vars(module).items()
+             if inspect.isclass(value) and value.__module__ == module.__name__ and not name.startswith("_")]
+    return tuple(name for name in names if name not in NOT_ELEMENTWISE and hasattr(torch.nn, name))
+
+
+ELEMENTWISE_ACTIVATIONS = _elementwise_activations()  # every one both sides have, ReLU first
+
+
+def build_layer(side, name, args, kwargs, dtype):
+    """One layer on ``side`` ("scratchnet" or "torch"), its parameters in ``dtype``."""
+    if side == "torch":
+        return getattr(torch.nn, name)(*args, **kwargs).to(torch_dtype(dtype))
+    layer_class = scratch_layer(name)
+    return layer_class(*args, **kwargs, **({"dtype": dtype} if "dtype" in inspect.signature(layer_class).parameters
+                                          else {}))
+
+
+def sequential_pair(layers, dtype, side):
+    """``layers``: [(name, args, kwargs)] -> one side's Sequential of them. torch's weights are drawn in the
+    order of the list (build_models seeds torch); train_side_by_side copies them into scratchnet's."""
+    sequential = torch.nn.Sequential if side == "torch" else scratchnet.nn.Sequential
+    return sequential(*[build_layer(side, name, args, kwargs, dtype) for name, args, kwargs in layers])
+
+
+# A normalisation over few values is ill-conditioned: over 2 values its outputs are +-1 whatever the input and
+# its input gradient is 0 in exact arithmetic, so each side keeps its own rounding noise (~1e-17), which an
+# adaptive optimizer turns into steps of ~lr (the transformer family's LayerNorm note says the same of 2 or 3
+# features). A norm layer is placed only where each of its groups holds at least MIN_NORMALIZED values, and a
+# BatchNorm1d net only trains on batches of at least that many samples.
+MIN_NORMALIZED = 4
+
+
+def activation_layer(name):
+    return (name, ACTIVATION_ARGS.get(name, ()), {})
+
+
+def layer_mlp_layers(config, outputs):
+    """Linear, [norm], activation, [Dropout(p=0)] per hidden width, then the output Linear. The norm goes only
+    after widths of at least MIN_NORMALIZED for LayerNorm (it normalises the features)."""
+    layers, fan_in = [], config["input_dim"]
+    for width in config["hidden_dim"]:
+        layers.append(("Linear", (fan_in, width), {}))
+        if config["norm"] == "BatchNorm1d" or (config["norm"] == "LayerNorm" and width >= MIN_NORMALIZED):
+            layers.append((config["norm"], (width,), {}))
+        layers.append(activation_layer(config["activation"]))
+        if config["dropout"]:  # p=0: both sides keep every unit, so the layer's pass-through is checked
+            layers.append(("Dropout", (0.0,), {}))
+        fan_in = width
+    return layers + [("Linear", (fan_in, outputs), {})]
+
+
+def conv_stages(config):
+    """Per conv stage: (its input length, its output length, the pooled length), along each spatial axis."""
+    stages, size = [], config["image_size"]
+    padding = config["kernel_size"] // 2
+    for _ in config["channels"]:
+        conv = size + 2 * padding - config["kernel_size"] + 1
+        pooled = (conv + 1) // 2 if config["pool"].startswith("Adaptive") else conv // 2
+        stages.append((size, conv, pooled))
+        size = pooled
+    return stages
+
+
+def norm_layer(kind, d, channels, spatial):
+    """The norm layer after a conv, or None where a group would hold fewer than MIN_NORMALIZED values."""
+    per_sample = spatial ** d  # values per channel and sample
+    if kind == "none":
+        return None
+    if kind == "GroupNorm":
+        groups = 2 if channels % 2 == 0 else 1
+        return ("GroupNorm", (groups, channels), {}) if channels // groups * per_sample >= MIN_NORMALIZED else None
+    if per_sample < MIN_NORMALIZED:  # BatchNorm: also the batch's samples, but a batch may hold one
+        return None
+    return (f"{kind}{d}d", (channels,), {"affine": True} if kind == "InstanceNorm" else {})
+
+
+def layer_cnn_layers(config, outputs):
+    """Per stage: Conv{1,2}d (padding kernel_size // 2 in ``padding_mode``), [norm], activation, pool; then
+    Flatten and a Linear. An adaptive pool keeps ceil(length / 2) (windows that overlap on odd lengths)."""
+    d = 1 if config["conv"] == "Conv1d" else 2
+    layers, fan_in = [], config["in_channels"]
+    for channels, (_, conv, pooled) in zip(config["channels"], conv_stages(config)):
+        layers.append((config["conv"], (fan_in, channels, config["kernel_size"]),
+                       {"padding": config["kernel_size"] // 2, "padding_mode": config["padding_mode"]}))
+        norm = norm_layer(config["norm"], d, channels, conv)
+        if norm is not None:
+            layers.append(norm)
+        layers.append(activation_layer(config["activation"]))
+        pool = f"{config['pool']}{d}d"
+        layers.append((pool, (pooled,), {}) if config["pool"].startswith("Adaptive") else (pool, (2,), {}))
+        fan_in = channels
+    features = fan_in * conv_stages(config)[-1][2] ** d
+    return layers + [("Flatten", (), {}), ("Linear", (features, outputs), {})]
+
+
+def layer_net_classes(layers_of):
+    """(scratchnet builder, torch builder) of a layer family, called as Architecture.classes are: with the
+    config and ``outputs`` (scratchnet's with its dtype too; torch's is cast by build_models)."""
+    def scratch_model(outputs, dtype=None, **config):
+        return sequential_pair(layers_of(config, outputs), np.dtype(dtype or np.float64), side="scratchnet")
+
+    def torch_model(outputs, **config):
+        return sequential_pair(layers_of(config, outputs), np.float64, side="torch")
+
+    return scratch_model, torch_model
+
+
+POOL_KINDS = ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
+
+
+def pool_kinds(conv):
+    """The pool kinds both sides have for ``conv``'s dimension."""
+    d = 1 if conv == "Conv1d" else 2
+    return tuple(kind for kind in POOL_KINDS if has_layer(f"{kind}{d}d"))
+
+
+MLP_LAYERS_SPACE = {
+    "input_dim": Ints(1, 8),
+    "hidden_dim": IntLists(lengths=Ints(1, 3), values=Ints(1, 16), even_lengths=True),
+    "activation": OneOf(ELEMENTWISE_ACTIVATIONS),
+    "norm": OneOf(tuple(name for name in ("none", "BatchNorm1d", "LayerNorm") if name == "none" or has_layer(name))),
+    "dropout": OneOf((False, True)),
+}
+CNN_LAYERS_SPACE = {
+    "conv": OneOf(tuple(name for name in ("Conv2d", "Conv1d") if has_layer(name))),
+    "in_channels": Ints(1, 2),
+    "channels": IntLists(lengths=Ints(1, 2), values=Ints(1, 4)),
+    "kernel_size": OneOf((3, 1, 2)),
+    "image_size": OneOf((4, 5, 8)),  # each stage about halves it: >= 1 left, >= 2 entering a conv (reflect's pad 1)
+    "padding_mode": OneOf(("zeros", "reflect", "replicate", "circular")),
+    "pool": OneOf(POOL_KINDS),
+    "norm": OneOf(("none", "BatchNorm", "GroupNorm", "InstanceNorm")),
+    "activation": OneOf(ELEMENTWISE_ACTIVATIONS),
+}
+
+
+def cnn_layers_config():
+    """CNN_LAYERS_SPACE's strategy, the pool drawn from those the conv's dimension has."""
+    from hypothesis import strategies as st
+
+    others = {key: spec for key, spec in CNN_LAYERS_SPACE.items() if key != "pool"}
+    return strategy_of(others).flatmap(
+        lambda config: st.sampled_from(pool_kinds(config["conv"])).map(lambda pool: {**config, "pool": pool}))
+
+
+def check_cnn_layers(config):
+    if config["pool"] not in pool_kinds(config["conv"]):
+        raise ValueError(f"--replay: model.pool {config['pool']} has no {config['conv'][-2:]} form in both "
+                         f"scratchnet and torch; with {config['conv']} it must be one of "
+                         f"{', '.join(pool_kinds(config['conv']))}")
+
+
+def uses_batch_statistics(example):
+    """Whether the net normalises over the batch alone (an MLP's BatchNorm1d): then every batch needs
+    MIN_NORMALIZED samples (a conv net's BatchNorm also counts the pixels, MIN_NORMALIZED at least)."""
+    return example["architecture"] == "mlp-layers" and example["model"]["norm"] == "BatchNorm1d"
+
+
+def smallest_batch(samples, batch_size):
+    if batch_size is None or samples % batch_size == 0:
+        return min(samples, batch_size or samples)
+    return samples % batch_size
+
+
+# -- learning-rate schedulers ----------------------------------------------------------------------------------
+# Each example may take a scheduler, built with the same arguments on both sides around the two optimizers and
+# stepped after every epoch (OneCycleLR and CyclicLR: after every step, as torch's docs use them). The
+# arguments are fixed per scheduler, fitted to runs of 1 to 4 epochs so that the lr changes within the run.
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``build(lr_scheduler, optimizer, example)``: the scheduler, from either side's lr_scheduler module;
+    ``per_step``: stepped after every optimizer step rather than every epoch; ``on_loss``: stepped with
+    the epoch's mean training loss (each side its own), as ReduceLROnPlateau is."""
+
+    build: object
+    per_step: bool = False
+    on_loss: bool = False
+
+
+def steps_per_epoch(example):
+    return 1 if example["batch_size"] is None else math.ceil(example["samples"] / example["batch_size"])
+
+
+def cycles_momentum(example):
+    """Whether the optimizer has a momentum or betas for OneCycleLR to cycle (torch refuses otherwise)."""
+    return bool({"momentum", "betas"} & set(inspect.signature(getattr(torch.optim, example["optimizer"])).parameters))
+
+
+SCHEDULES = {
+    "StepLR": Schedule(lambda m, opt, ex: m.StepLR(opt, step_size=1, gamma=0.5)),
+    "MultiStepLR": Schedule(lambda m, opt, ex: m.MultiStepLR(opt, milestones=[1, 3], gamma=0.3)),
+    "ExponentialLR": Schedule(lambda m, opt, ex: m.ExponentialLR(opt, gamma=0.8)),
+    "CosineAnnealingLR": Schedule(lambda m, opt, ex: m.CosineAnnealingLR(opt, T_max=2, eta_min=ex["lr"] / 10)),
+    "LinearLR": Schedule(lambda m, opt, ex: m.LinearLR(opt, start_factor=0.25, total_iters=2)),
+    "ConstantLR": Schedule(lambda m, opt, ex: m.ConstantLR(opt, factor=0.5, total_iters=2)),
+    "PolynomialLR": Schedule(lambda m, opt, ex: m.PolynomialLR(opt, total_iters=3, power=2.0)),
+    "MultiplicativeLR": Schedule(lambda m, opt, ex: m.MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.9)),
+    "LambdaLR": Schedule(lambda m, opt, ex: m.LambdaLR(opt, lr_lambda=lambda epoch: 1 / (1 + epoch))),
+    "CosineAnnealingWarmRestarts": Schedule(lambda m, opt, ex: m.CosineAnnealingWarmRestarts(opt, T_0=1, T_mult=2)),
+    "SequentialLR": Schedule(lambda m, opt, ex: m.SequentialLR(
+        opt, [m.LinearLR(opt, start_factor=0.5, total_iters=1), m.ExponentialLR(opt, gamma=0.8)], milestones=[1])),
+    "ChainedScheduler": Schedule(lambda m, opt, ex: m.ChainedScheduler(
+        [m.StepLR(opt, step_size=1, gamma=0.9), m.ExponentialLR(opt, gamma=0.8)])),
+    "ReduceLROnPlateau": Schedule(lambda m, opt, ex: m.ReduceLROnPlateau(opt, factor=0.5, patience=0), on_loss=True),
+    "OneCycleLR": Schedule(lambda m, opt, ex: m.OneCycleLR(opt, max_lr=ex["lr"],
+                                                           total_steps=ex["epochs"] * steps_per_epoch(ex),
+                                                           cycle_momentum=cycles_momentum(ex)), per_step=True),
+    "CyclicLR": Schedule(lambda m, opt, ex: m.CyclicLR(opt, base_lr=ex["lr"] / 10, max_lr=ex["lr"], step_size_up=2,
+                                                       mode="triangular2", cycle_momentum=False), per_step=True),
+}
+
+
+def available_schedules():
+    """The schedulers both sides have; none when train_side_by_side cannot step them (no ``schedule`` hook)."""
+    if "schedule" not in inspect.signature(train_side_by_side).parameters:
+        return []
+    scratch_schedulers = importlib.import_module("scratchnet.optim.lr_scheduler")
+    return [name for name in SCHEDULES if hasattr(scratch_schedulers, name)
+            and hasattr(torch.optim.lr_scheduler, name)]
+
+
+SCHEDULERS = available_schedules()
+
+
+class Schedulers:
+    """One scheduler on each side, stepped together: pass ``schedule=Schedulers(example)`` to train_side_by_side,
+    which calls it with the two optimizers once they are built, then ``advance("step", report)`` after every
+    step and ``advance("epoch", report)`` after every epoch (its mean losses in ``report.losses``)."""
+
+    def __init__(self, example):
+        self.example, self.spec = example, SCHEDULES[example["scheduler"]]
+        self.schedulers = {}
+
+    def __call__(self, scratch_optimizer, torch_optimizer):
+        modules = {"scratchnet": importlib.import_module("scratchnet.optim.lr_scheduler"),
+                   "torch": torch.optim.lr_scheduler}
+        for side, optimizer in (("scratchnet", scratch_optimizer), ("torch", torch_optimizer)):
+            if optimizer is not None:
+                self.schedulers[side] = self.spec.build(modules[side], optimizer, self.example)
+        return self.advance
+
+    def advance(self, event, report=None):
+        if (event == "step") != self.spec.per_step:
+            return
+        for side, scheduler in self.schedulers.items():
+            scheduler.step(report.losses[side][-1]) if self.spec.on_loss else scheduler.step()
 
 
 # -- the transformer family -------------------------------------------------------------------------
@@ -258,7 +597,9 @@ class Architecture:
     ``classes``: (scratchnet class, torch class) when the twins are not found by ``model``'s name;
     ``dtypes``, ``learning_rates`` (per dtype) and ``l2_decay`` (whether Adam, RMSprop and Adagrad
     may take a weight_decay) narrow the training runs drawn for the family, each for a stated reason;
-    ``share``: how often the family is drawn, relative to the others (a slow family gets a smaller one).
+    ``share``: how often the family is drawn, relative to the others (a slow family gets a smaller one);
+    ``check(config)``: raises a ValueError for a --replay config that the ranges alone let through but the
+    strategy never draws.
     """
 
     model: str
@@ -271,6 +612,7 @@ class Architecture:
     share: int = 3
     learning_rates: dict = field(default_factory=lambda: LEARNING_RATES, hash=False)
     l2_decay: bool = True
+    check: object = None  # check(config): a ValueError for a --replay config the strategy cannot draw
 
 
 MLP_SPACE = {
@@ -319,9 +661,11 @@ TRANSFORMER_SPACE = {
 #   the features nearly agree, which lifts float32's rounding (6e-8) past the module tolerance (1e-5)
 #   for draws like d_model 2. float32 transformer parity is checked at fixed sizes in
 #   tests/test_transformer.py; the fuzzer trains the family in float64.
-L2_DECAY_OPTIMIZERS = ("Adam", "RMSprop", "Adagrad")
+L2_DECAY_OPTIMIZERS = ("Adam", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "Adadelta")  # each divides by a running
+# size of the gradient (Adamax: its running max), as Adam does
 # The outputs each kind of loss takes; the training run's sizes.
-OUTPUTS = {"classification": Ints(2, 4), "binary": Ints(1, 1), "regression": Ints(1, 3)}
+OUTPUTS = {"classification": Ints(2, 4), "binary": Ints(1, 1), "signs": Ints(1, 1), "regression": Ints(1, 3),
+           "distribution": Ints(2, 4), "counts": Ints(1, 3)}
 SAMPLES, EPOCHS, SEEDS = Ints(1, 32), Ints(1, 4), Ints(0, 2**16)
 
 
@@ -345,6 +689,14 @@ ARCHITECTURES = {
                                 sample_shape=lambda config: (config["seq_len"], config["input_size"]),
                                 dtypes=("float64",), learning_rates={"float64": [0.001]}, l2_decay=False,
                                 share=1),  # 1 example in 10: one costs ~10 of the others
+    "mlp-layers": Architecture(model="Sequential", config=lambda: strategy_of(MLP_LAYERS_SPACE), space=MLP_LAYERS_SPACE,
+                               outputs_key="outputs", classes=layer_net_classes(layer_mlp_layers),
+                               sample_shape=lambda config: (config["input_dim"],)),
+    "cnn-layers": Architecture(model="Sequential", config=cnn_layers_config, space=CNN_LAYERS_SPACE,
+                               outputs_key="outputs", classes=layer_net_classes(layer_cnn_layers),
+                               check=check_cnn_layers,
+                               sample_shape=lambda config: (config["in_channels"],
+                                                            *[config["image_size"]] * int(config["conv"][-2]))),
 }
 
 
@@ -374,16 +726,23 @@ def example_strategy(architectures=None):
         options = {key: draw(st.sampled_from(values)) for key, values in optimizer_options(family, optimizer).items()}
         if not options.get("momentum"):
             options.pop("nesterov", None)  # torch: Nesterov momentum needs a momentum
+        if options.get("nesterov"):
+            options.pop("dampening", None)  # torch: ... and zero dampening
         dtype = draw(st.sampled_from(family.dtypes))
         samples = draw(SAMPLES.strategy())
-        return {
+        batch_size = draw(st.none() | st.integers(1, samples))
+        example = {
             "architecture": architecture, "model": config, "outputs": outputs, "loss": loss,
             "optimizer": optimizer, "optimizer_options": options,
             "lr": draw(st.sampled_from(family.learning_rates[dtype])),
-            "dtype": dtype, "samples": samples,
-            "batch_size": draw(st.none() | st.integers(1, samples)), "epochs": draw(EPOCHS.strategy()),
-            "seed": draw(SEEDS.strategy()),
+            "dtype": dtype, "samples": samples, "batch_size": batch_size, "epochs": draw(EPOCHS.strategy()),
+            "seed": draw(SEEDS.strategy()), "scheduler": draw(st.sampled_from([None, *SCHEDULERS])),
         }
+        if uses_batch_statistics(example):  # every batch MIN_NORMALIZED samples or more
+            example["samples"] = max(samples, MIN_NORMALIZED)
+            if smallest_batch(example["samples"], batch_size) < MIN_NORMALIZED:
+                example["batch_size"] = None
+        return example
 
     return examples()
 
@@ -400,6 +759,13 @@ def make_data(example):
         y = rng.integers(0, outputs, n)
     elif task == "binary":
         y = rng.integers(0, 2, (n, 1)).astype(dtype)
+    elif task == "signs":
+        y = rng.choice([-1.0, 1.0], (n, 1)).astype(dtype)
+    elif task == "distribution":  # soft targets: rows of a softmax
+        logits = rng.standard_normal((n, outputs))
+        y = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(dtype)
+    elif task == "counts":
+        y = rng.poisson(2.0, (n, outputs)).astype(dtype)
     else:
         y = rng.standard_normal((n, outputs)).astype(dtype)
     cut = example["samples"]
@@ -415,26 +781,35 @@ def build_models(example):
     torch.manual_seed(example["seed"])
     torch_model = torch_class(**kwargs).to(torch_dtype(example["dtype"]))
     scratch_model = scratch_class(**kwargs, dtype=np.dtype(example["dtype"]))
+    head = LOSS_SPECS[example["loss"]].head
+    if head is not None:  # the loss takes (log-)probabilities: the same layer after the model on both sides
+        head_args = {"dim": 1} if head == "LogSoftmax" else {}
+        scratch_model = scratchnet.nn.Sequential(scratch_model, scratch_layer(head)(**head_args))
+        torch_model = torch.nn.Sequential(torch_model, getattr(torch.nn, head)(**head_args))
     return scratch_model, torch_model  # train_side_by_side copies torch's weights into scratchnet
 
 
 def predictor(example):
-    task = TASK_OF_LOSS[example["loss"]]
-    if task == "classification":
+    task, head = TASK_OF_LOSS[example["loss"]], LOSS_SPECS[example["loss"]].head
+    if task in ("classification", "distribution"):
         return lambda outputs: outputs.argmax(axis=1)
-    if task == "binary":
-        return lambda outputs: (outputs[:, 0] > 0).astype(np.int64)
+    if task in ("binary", "signs"):  # a probability (after a Sigmoid) past 1/2, or a logit or score past 0
+        threshold = 0.5 if head == "Sigmoid" else 0.0
+        return lambda outputs: (outputs[:, 0] > threshold).astype(np.int64)
+    if task == "counts":
+        return lambda outputs: np.exp(outputs)  # the Poisson rate of a log-rate
     return lambda outputs: outputs
 
 
 def scorer(example, y_test):
     task = TASK_OF_LOSS[example["loss"]]
-    if task == "regression":
+    if task in ("regression", "counts"):
         truth = y_test.ravel()
         return lambda predictions: {"mse": metrics.mean_squared_error(truth, predictions.ravel()),
                                     "mae": metrics.mean_absolute_error(truth, predictions.ravel()),
                                     "r2": metrics.r2_score(truth, predictions.ravel())}
-    truth = y_test[:, 0].astype(np.int64) if task == "binary" else y_test
+    truth = {"binary": lambda: y_test[:, 0].astype(np.int64), "signs": lambda: (y_test[:, 0] > 0).astype(np.int64),
+             "distribution": lambda: y_test.argmax(axis=1)}.get(task, lambda: y_test)()
     return lambda predictions: {"accuracy": float((predictions == truth).mean())}
 
 
@@ -455,11 +830,12 @@ def run_example(example):
         try:
             data = make_data(example)
             scratch_model, torch_model = build_models(example)
+            schedule = {} if example.get("scheduler") is None else {"schedule": Schedulers(example)}
             report = train_side_by_side(
                 scratch_model, torch_model, data, epochs=example["epochs"], criterion=example["loss"],
-                optimizer=example["optimizer"], lr=example["lr"], optimizer_kwargs=example["optimizer_options"],
-                batch_size=example["batch_size"], seed=example["seed"], predict=predictor(example),
-                score=scorer(example, data.y_test),
+                criterion_kwargs=LOSS_SPECS[example["loss"]].kwargs, optimizer=example["optimizer"], lr=example["lr"],
+                optimizer_kwargs=example["optimizer_options"], batch_size=example["batch_size"], seed=example["seed"],
+                predict=predictor(example), score=scorer(example, data.y_test), **schedule,
             )
         except TrainingDivergedError as error:
             if torch_alone_diverges(example):
@@ -478,17 +854,24 @@ def torch_alone_diverges(example):
     """Whether torch's loss becomes non-finite training on ``example`` by itself (same weights, same batches)."""
     data = make_data(example)
     _, model = build_models(example)
-    criterion = getattr(torch.nn, example["loss"])()
+    criterion = getattr(torch.nn, example["loss"])(**LOSS_SPECS[example["loss"]].kwargs)
     optimizer = getattr(torch.optim, example["optimizer"])(model.parameters(), lr=example["lr"],
                                                            **example["optimizer_options"])
+    advance = Schedulers(example)(None, optimizer) if example.get("scheduler") else lambda event, report=None: None
+    losses = {"torch": []}
     X, y = to_torch(data.X_train), to_torch(data.y_train)
     rng = np.random.default_rng(example["seed"])  # as train_side_by_side draws its batch order
     with torch_fast_path_off():
         for _ in range(example["epochs"]):
+            total = 0.0
             for index in iterate_batches(len(X), example["batch_size"], shuffle=True, rng=rng):
                 _, loss = torchnet.training.train_step(model, criterion, optimizer, X[index], y[index])
                 if not math.isfinite(loss):
                     return True
+                total += loss * len(y[index])
+                advance("step")
+            losses["torch"].append(total / len(X))
+            advance("epoch", argparse.Namespace(losses=losses))
     return False
 
 
@@ -503,13 +886,20 @@ def summary(example):
     else:
         hidden = config.get("hidden_dim", config.get("channels", [config.get("hidden_size")]))
         activation = config.get("activation", "")
+    if example["architecture"] == "mlp-layers":
+        activation += "".join([f", {config['norm']}" if config["norm"] != "none" else "",
+                               ", Dropout(p=0)" if config["dropout"] else ""])
+    elif example["architecture"] == "cnn-layers":
+        activation += (f", {config['conv']} kernel {config['kernel_size']} padding_mode {config['padding_mode']}, "
+                       f"{config['pool']}, norm {config['norm']}")
     widths = "-".join(str(w) for w in [*ARCHITECTURES[example["architecture"]].sample_shape(config), *hidden,
                                        example["outputs"]])
     options = ", ".join(f"{key}={value}" for key, value in [("lr", example["lr"]), *example["optimizer_options"].items()])
     batches = "full batch" if example["batch_size"] is None else f"batch size {example['batch_size']}"
+    scheduler = f", {example['scheduler']}" if example.get("scheduler") else ""
     return (f"{ARCHITECTURES[example['architecture']].model} {widths} {activation}, {example['loss']}, "
-            f"{example['optimizer']}({options}), {example['dtype']}, {example['samples']} samples, {batches}, "
-            f"{example['epochs']} epoch{'s' if example['epochs'] > 1 else ''}, seed {example['seed']}")
+            f"{example['optimizer']}({options}){scheduler}, {example['dtype']}, {example['samples']} samples, "
+            f"{batches}, {example['epochs']} epoch{'s' if example['epochs'] > 1 else ''}, seed {example['seed']}")
 
 
 def replay_command(example):
@@ -536,8 +926,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
     from hypothesis.errors import NoSuchExample
 
     counts = {"run": 0, "passed": 0, "unstable": 0, "shrink": 0}
-    coverage = {key: Counter() for key in ("architecture", "layers", "activation", "attention", "loss", "optimizer",
-                                           "dtype", "batches/epoch")}
+    coverage = {key: Counter() for key in ("architecture", "layers", "activation", "norm", "pool", "attention", "loss",
+                                           "optimizer", "options", "scheduler", "dtype", "batches/epoch")}
     failed = []
     start = time.perf_counter()
     bar = progress_bar(examples, "Fuzzing", quiet=quiet)
@@ -552,8 +942,8 @@ def fuzz(examples=DEFAULT_EXAMPLES, seed=0, *, quiet=False, architectures=None):
         counts["passed"] += verdict is True
         counts["unstable"] += verdict == UNSTABLE
         for key, value in describe(example).items():
-            if value is not None:
-                coverage[key][value] += 1
+            for item in value if isinstance(value, tuple) else () if value is None else (value,):
+                coverage[key][item] += 1
         if failing:
             failed.append(example)
         bar.set_postfix(passed=f"{counts['passed']}/{counts['run']}", refresh=False)
@@ -593,14 +983,22 @@ def describe(example):
               "rnn": lambda: f"{config['cell']} x{config['num_layers']}",
               "transformer": lambda: (f"encoder x{config['num_layers']} "
                                       f"{'pre' if config['norm_first'] else 'post'}-norm"),
+              "mlp-layers": lambda: f"mlp-layers {len(config['hidden_dim'])} hidden"
+                                    + (" dropout" if config["dropout"] else ""),
+              "cnn-layers": lambda: f"{config['conv']} {config['padding_mode']}",
               }.get(example["architecture"], lambda: None)()
     attention = (f"{config['nhead']} head{'s' if config['nhead'] > 1 else ''} mask {config['mask']}"
                  if example["architecture"] == "transformer" else None)
     batches = 1 if example["batch_size"] is None else math.ceil(example["samples"] / example["batch_size"])
+    norm = config.get("norm") if example["architecture"] in ("mlp-layers", "cnn-layers") else None
+    # the options an example turns on (each counted apart), by name: momentum, nesterov, maximize, ...
+    options = tuple(key for key, value in example["optimizer_options"].items()
+                    if value and value != OPTIMIZER_OPTIONS[example["optimizer"]].get(key, [None])[0])
     return {"architecture": example["architecture"], "layers": layers, "activation": config.get("activation"),
-            "attention": attention,
-            "loss": example["loss"], "optimizer": example["optimizer"], "dtype": example["dtype"],
-            "batches/epoch": "1" if batches == 1 else "2-4" if batches <= 4 else "5+"}
+            "norm": norm, "pool": config.get("pool") if example["architecture"] == "cnn-layers" else None,
+            "attention": attention, "loss": example["loss"], "optimizer": example["optimizer"],
+            "options": options or None, "scheduler": example.get("scheduler") or "none",
+            "dtype": example["dtype"], "batches/epoch": "1" if batches == 1 else "2-4" if batches <= 4 else "5+"}
 
 
 def format_result(result):
@@ -636,11 +1034,13 @@ def parse_example(text):
             from None
     required = ("architecture", "model", "outputs", "loss", "optimizer", "optimizer_options", "lr", "dtype",
                 "samples", "batch_size", "epochs", "seed")
+    optional = ("scheduler",)  # absent: none (examples printed before schedulers were drawn still replay)
     if not isinstance(example, dict) or any(key not in example for key in required):
         raise ValueError(f"--replay example must be a JSON object with the keys {', '.join(required)}")
-    unknown = [key for key in example if key not in required]
+    unknown = [key for key in example if key not in required + optional]
     if unknown:
-        raise ValueError(f"--replay: unknown key {unknown[0]!r}; an example has the keys {', '.join(required)}")
+        raise ValueError(f"--replay: unknown key {unknown[0]!r}; an example has the keys {', '.join(required)} "
+                         f"(and optionally {', '.join(optional)})")
     for key, known in (("architecture", ARCHITECTURES), ("loss", LOSSES), ("optimizer", OPTIMIZERS),
                        ("dtype", ("float32", "float64"))):
         if not isinstance(example[key], str) or example[key] not in known:
@@ -661,6 +1061,8 @@ def parse_example(text):
         raise ValueError(f"--replay: model must be a JSON object with the keys {keys}, got {json.dumps(config)}")
     for key, spec in (space or {}).items():
         check(f"model.{key}", config[key], spec)
+    if family.check is not None:
+        family.check(config)
     check("outputs", example["outputs"], OUTPUTS[TASK_OF_LOSS[example["loss"]]])
     options, allowed = example["optimizer_options"], optimizer_options(family, example["optimizer"])
     if not isinstance(options, dict):
@@ -672,12 +1074,23 @@ def parse_example(text):
         check(f"optimizer_options.{key}", value, OneOf(tuple(allowed[key])))
     if options.get("nesterov") and not options.get("momentum"):
         raise ValueError("--replay: optimizer_options.nesterov needs a momentum (torch refuses it without one)")
+    if options.get("nesterov") and options.get("dampening"):
+        raise ValueError("--replay: optimizer_options.nesterov needs zero dampening (torch refuses it otherwise)")
     check("lr", example["lr"], OneOf(tuple(family.learning_rates[example["dtype"]])))
     check("samples", example["samples"], SAMPLES)
     if example["batch_size"] is not None:
         check("batch_size", example["batch_size"], Ints(1, example["samples"]))
     check("epochs", example["epochs"], EPOCHS)
     check("seed", example["seed"], SEEDS)
+    scheduler = example.get("scheduler")
+    if scheduler is not None and (not isinstance(scheduler, str) or scheduler not in SCHEDULERS):
+        raise ValueError(f"--replay: unknown scheduler {scheduler!r}; expected null or one of "
+                         f"{', '.join(SCHEDULERS) or 'none (train_side_by_side takes no schedule here)'}")
+    if uses_batch_statistics(example) and smallest_batch(example["samples"], example["batch_size"]) < MIN_NORMALIZED:
+        raise ValueError(f"--replay: a net with BatchNorm1d trains on batches of {MIN_NORMALIZED} samples or more "
+                         f"(fewer are ill-conditioned: parity/fuzz.py, MIN_NORMALIZED); samples "
+                         f"{example['samples']} in batches of {example['batch_size']} leave "
+                         f"{smallest_batch(example['samples'], example['batch_size'])}")
     return example
 
 
