@@ -264,10 +264,10 @@ class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         super().__init__()
         if min_value is not None:
-            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning, stacklevel=2)
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`", FutureWarning, 2)
             min_val = min_value
         if max_value is not None:
-            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning, stacklevel=2)
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`", FutureWarning, 2)
             max_val = max_value
         if max_val <= min_val:
             raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val ({min_val})")
@@ -381,7 +381,8 @@ class Hardshrink(Module):
 
 
 class Softshrink(Module):
-    """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0;   dy/dx = 0 where |x| <= lambd (torch's choice at +-lambd), else 1.
+    """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0;
+    dy/dx = 0 where |x| <= lambd (torch's choice at +-lambd), else 1.
 
     lambd must be >= 0 (torch refuses a negative one when called; here at construction).
     """

@@ -9,6 +9,7 @@ results, as torch's kernels do:
 - log1p_exp(x)     = max(x, 0) + log1p(exp(-|x|))          (= log(1 + exp(x)), never overflows)
 - log_sigmoid(x)   = -log1p_exp(-x) = min(x, 0) - log1p(exp(-|x|))
 - softplus(x)      = log1p_exp(x)                          (with torch's beta and threshold)
+- mish(x)          = x tanh(log1p_exp(x))
 - erf(x)           W. J. Cody's rational Chebyshev approximations, float64-accurate
 
 Every function keeps its input's dtype: constants are Python floats, which NumPy 2
@@ -194,7 +195,7 @@ def prelu_weight(weight, ndim):
     needs at least 2 dimensions with shape[1] == C. Returns the weight reshaped to ``ndim`` axes.
     """
     if weight.ndim > 1:
-        raise ValueError(f"prelu expected a scalar or 1-d weight (num_parameters,), got shape {shape_str(weight.shape)}")
+        raise ValueError(f"prelu expected a scalar or 1-d weight (num_parameters,), got {shape_str(weight.shape)}")
     return weight.reshape((1, weight.size) + (1,) * (ndim - 2) if ndim >= 2 else (1,) * ndim)
 
 
