@@ -169,8 +169,9 @@ def test_bce_scalar_weights_broadcast_like_torch(name, scalars, reduction, dtype
     p = _rng().uniform(0.05, 0.95, (4, 3)).astype(dtype)
     check_module(scratch, twin, p, _rng(1).random((4, 3)).astype(dtype), requires_grad=INPUT_ONLY).assert_passed()
     x = _rng().standard_normal((4, 3))
-    assert gradcheck(getattr(snn, name)(reduction=reduction, **{k: v.astype(np.float64) for k, v in kwargs.items()}),
-                     p.astype(np.float64) if name == "BCELoss" else x, _rng(1).random((4, 3)), requires_grad=INPUT_ONLY) == []
+    loss = getattr(snn, name)(reduction=reduction, **{k: v.astype(np.float64) for k, v in kwargs.items()})
+    prediction = p.astype(np.float64) if name == "BCELoss" else x
+    assert gradcheck(loss, prediction, _rng(1).random((4, 3)), requires_grad=INPUT_ONLY) == []
 
 
 def test_bce_scalar_weight_scales_the_loss():
@@ -347,9 +348,10 @@ def test_cross_entropy_bad_input():
         snn.CrossEntropyLoss()(x, np.array([0, -1, 1]))
     with pytest.raises(ValueError, match=r"expected target of shape \(3,\)"):
         snn.CrossEntropyLoss()(x, np.array([[0], [1], [2]]))
-    with pytest.raises(ValueError, match=r"expected input of shape \(C,\), \(N, C\) or \(N, C, d1, ..., dk\), got \(\)"):
+    with pytest.raises(ValueError, match=r"expected input of shape \(C,\), \(N, C\) or \(N, C, d1, .*got \(\)"):
         snn.CrossEntropyLoss()(np.zeros(()), np.array(0))
-    # torch takes a (1,) target for one unbatched sample only without label_smoothing; scratchnet wants torch's documented ()
+    # torch takes a (1,) target for one unbatched sample only without label_smoothing;
+    # scratchnet wants torch's documented ()
     with pytest.raises(ValueError, match=r"expected target of shape \(\) to match input \(4,\), got \(1,\)"):
         snn.CrossEntropyLoss()(np.zeros(4), np.array([0]))
     with pytest.raises(ValueError, match="empty batch"):

@@ -1,4 +1,5 @@
-"""KLDivLoss, PoissonNLLLoss, GaussianNLLLoss: parity with torch.nn for every option, gradient checks, properties, bad input."""
+"""KLDivLoss, PoissonNLLLoss, GaussianNLLLoss: parity with torch.nn for every option, gradient checks, properties,
+bad input."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ REDUCTIONS = ["mean", "sum", "none"]
 INPUT_ONLY = (True, False)
 SHAPES = {"N": (6,), "NC": (4, 3), "NCd": (2, 3, 4)}
 
-pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")  # torch's KLDiv 'mean' warning
+# torch's KLDivLoss warns that its 'mean' is not the KL divergence
+pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
 
 
 def _rng(seed=0):
@@ -131,7 +133,8 @@ VAR_SHAPES = {"same": (4, 3), "axis1": (4, 1), "axis0": (1, 3), "short": (4,)}
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("full", [False, True])
 def test_gaussian_nll_parity(var_shape, reduction, full, dtype):
-    scratch, twin = GaussianNLLLoss(full=full, reduction=reduction), torch.nn.GaussianNLLLoss(full=full, reduction=reduction)
+    scratch = GaussianNLLLoss(full=full, reduction=reduction)
+    twin = torch.nn.GaussianNLLLoss(full=full, reduction=reduction)
     mu, y = (_rng(s).standard_normal((4, 3)).astype(dtype) for s in (0, 1))
     var = _rng(2).uniform(0.2, 2.0, VAR_SHAPES[var_shape]).astype(dtype)
     check_module(scratch, twin, mu, y, var, requires_grad=(True, False, True)).assert_passed()
@@ -211,7 +214,8 @@ def test_torch_refuses_the_same_var():
         torch.nn.GaussianNLLLoss()(torch.zeros(4, 3), torch.zeros(4, 3), -torch.ones(4, 3))
 
 
-@pytest.mark.parametrize("loss", [KLDivLoss(), PoissonNLLLoss(), GaussianNLLLoss()], ids=lambda loss: type(loss).__name__)
+@pytest.mark.parametrize("loss", [KLDivLoss(), PoissonNLLLoss(), GaussianNLLLoss()],
+                         ids=lambda loss: type(loss).__name__)
 def test_target_refusals(loss):
     extra = (np.ones(3),) if isinstance(loss, GaussianNLLLoss) else ()
     with pytest.raises(ValueError, match=r"expected target of shape \(3,\).*got \(3, 1\)"):
@@ -225,7 +229,8 @@ def test_options_and_defaults_match_torch():
         PoissonNLLLoss(reduction="batchmean")
     assert KLDivLoss(reduction="batchmean").reduction == "batchmean"
     for mine, theirs, names in [(KLDivLoss(), torch.nn.KLDivLoss(), ["reduction", "log_target"]),
-                                (PoissonNLLLoss(), torch.nn.PoissonNLLLoss(), ["log_input", "full", "eps", "reduction"]),
+                                (PoissonNLLLoss(), torch.nn.PoissonNLLLoss(),
+                                 ["log_input", "full", "eps", "reduction"]),
                                 (GaussianNLLLoss(), torch.nn.GaussianNLLLoss(), ["full", "eps", "reduction"])]:
         assert [getattr(mine, name) for name in names] == [getattr(theirs, name) for name in names]
 
@@ -250,7 +255,8 @@ def test_sum_is_mean_times_count_and_none_sums_to_sum(seed):
         count = inputs[0].size
         np.testing.assert_allclose(total(*inputs), mean(*inputs) * count, rtol=1e-12)
         np.testing.assert_allclose(each(*inputs).sum(), total(*inputs), rtol=1e-12)
-        grads = [_as_list(total.backward()), _as_list(mean.backward()), _as_list(each.backward(np.ones(inputs[0].shape)))]
+        grads = [_as_list(total.backward()), _as_list(mean.backward()),
+                 _as_list(each.backward(np.ones(inputs[0].shape)))]
         for g_sum, g_mean, g_each in zip(*grads, strict=True):  # dL/dinput (and dL/dvar)
             np.testing.assert_allclose(g_sum, g_mean * count, rtol=1e-12)
             np.testing.assert_allclose(g_each, g_sum, rtol=1e-12)

@@ -97,7 +97,9 @@ class PoissonNLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
-    r"""Negative log-likelihood of a target under a Gaussian of predicted mean and variance, as ``torch.nn.GaussianNLLLoss``.
+    r"""Negative log-likelihood of a target under a Gaussian of predicted mean and variance.
+
+    As ``torch.nn.GaussianNLLLoss``.
 
     Shapes: input mu (N, *) means; target y of the same shape and dtype; var, one of
         mu's shape (one variance per value), mu's shape with one axis of size 1 (shared along it),

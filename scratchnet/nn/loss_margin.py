@@ -1,4 +1,5 @@
-"""Margin losses: SoftMarginLoss, HingeEmbeddingLoss, MarginRankingLoss, CosineEmbeddingLoss, MultiMarginLoss, as torch.nn's.
+"""Margin losses, as torch.nn's: SoftMarginLoss, HingeEmbeddingLoss, MarginRankingLoss, CosineEmbeddingLoss,
+MultiMarginLoss.
 
 Targets are labels (y = 1 or -1, or a class index for MultiMarginLoss), integer or of the input's
 float dtype, and are data: ``backward`` gives dL/d(input), or (dL/d(input1), dL/d(input2)) for the
@@ -32,7 +33,8 @@ def _check_sign_target(inputs, target, shape, loss):
         raise ValueError(f"{loss} expected target of shape {shape_str(shape)} to match the input "
                          f"{shape_str(inputs[0].shape)}, got {shape_str(target.shape)}; the shapes must match exactly")
     if inputs[0].size == 0:
-        raise ValueError(f"{loss} got an empty input of shape {shape_str(inputs[0].shape)}: expected at least one element")
+        raise ValueError(f"{loss} got an empty input of shape {shape_str(inputs[0].shape)}: "
+                         f"expected at least one element")
 
 
 class SoftMarginLoss(_Loss):
@@ -62,7 +64,9 @@ class SoftMarginLoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    r"""Hinge loss of distances x between pairs labelled similar (y = 1) or dissimilar (y = -1), as ``torch.nn.HingeEmbeddingLoss``.
+    r"""Hinge loss of distances x between pairs labelled similar (y = 1) or dissimilar (y = -1).
+
+    As ``torch.nn.HingeEmbeddingLoss``.
 
     Shapes: input x (any shape), e.g. distances; target y of the same shape.
 
@@ -225,7 +229,8 @@ class MultiMarginLoss(_Loss):
         check_float(input, f"{loss} input")
         check_array(target, f"{loss} target")
         if input.ndim not in (1, 2) or input.shape[-1] == 0 or input.size == 0:
-            raise ValueError(f"{loss} expected input of shape (N, C) or (C,) with N, C >= 1, got {shape_str(input.shape)}")
+            raise ValueError(f"{loss} expected input of shape (N, C) or (C,) with N, C >= 1, "
+                             f"got {shape_str(input.shape)}")
         if target.dtype.kind not in "iu":
             raise TypeError(f"{loss} target must hold integer class labels (dtype int64), got dtype {target.dtype}")
         if target.shape != input.shape[:-1]:
