@@ -227,6 +227,8 @@ def test_max_pool_indices_are_int64_flat_in_their_plane(name):
     assert indices.dtype == np.int64 and indices.shape == y.shape
     planes = x.reshape(6, -1)
     np.testing.assert_array_equal(np.take_along_axis(planes, indices.reshape(6, -1), axis=1), y.reshape(6, -1))
+    with pytest.raises(ValueError, match="read-only"):  # backward routes the gradient through them
+        indices += 1
 
 
 # -- properties -------------------------------------------------------------------------------

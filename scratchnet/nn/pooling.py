@@ -21,7 +21,7 @@ import numpy as np
 
 from scratchnet._checks import check_array, check_float, shape_str
 from scratchnet.nn.conv import col2im, crop_hw, pad_hw, pair, windows
-from scratchnet.nn.module import Module
+from scratchnet.nn.module import Module, read_only
 
 
 def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -221,7 +221,7 @@ class _MaxPool(_Pool):
         y, k_star = max_scan(offset_slabs(patches), k_first)
         indices = starts + np.take(offsets, k_star)                   # (h s - p) W + (w s - p) + (i* d W + j* d)
         self._indices, self._x_shape, self._x4_shape = indices, x.shape, x4.shape
-        y, indices = self._unbatch(y, x), self._unbatch(indices, x)
+        y, indices = self._unbatch(y, x), read_only(self._unbatch(indices, x))  # backward reads them again
         return (y, indices) if self.return_indices else y
 
     def backward(self, grad_output):
@@ -254,12 +254,13 @@ class _AvgPool(_Pool):
 
     Shapes: x (N, C, H, W) or (C, H, W) -> y (N, C, H_out, W_out) or (C, H_out, W_out).
 
-    The divisor D (H_out, W_out), torch's, per axis the length of the window [start, end), start = h s - p:
+    The divisor is torch's, D[h, w] = D_h[h] D_w[w], from each axis's window [start, start + k),
+    start = h s - p (D_w alike):
 
-        divisor_override given:    D = divisor_override
-        count_include_pad=True:    D = (min(end, H + p) - start) (...)_w  the padding counts, what a
-                                                                        ceil-mode window runs past it not
-        count_include_pad=False:   D = (min(end, H) - max(start, 0)) (...)_w   inputs only
+        count_include_pad=True:    D_h = min(start + k, H + p) - start      the padding counts, what a
+                                                                          ceil-mode window runs past it not
+        count_include_pad=False:   D_h = min(start + k, H) - max(start, 0)  inputs only
+        divisor_override=v:        D = v
 
     Backward: each output spreads its gradient evenly over its window,
 
@@ -267,17 +268,16 @@ class _AvgPool(_Pool):
     """
 
     def _divisor(self, size, out):
-        """D (H_out, W_out): the product of the two axes' window lengths, or divisor_override."""
+        """D (H_out, W_out) = D_h D_w^T, or divisor_override (see the class docstring)."""
         if self._divisor_override is not None:
             return np.full(out, float(self._divisor_override))
         lengths = []
         for length, o, k, s, p in zip(size, out, self._kernel, self._stride, self._padding):
-            start = np.arange(o) * s - p
-            end = np.minimum(start + k, length + p)
+            start = np.arange(o) * s - p                              # h s - p
             if self._count_include_pad:
-                lengths.append(end - start)
+                lengths.append(np.minimum(start + k, length + p) - start)
             else:
-                lengths.append(np.minimum(end, length) - np.maximum(start, 0))
+                lengths.append(np.minimum(start + k, length) - np.maximum(start, 0))
         return np.outer(*lengths).astype(np.float64)
 
     def forward(self, x):

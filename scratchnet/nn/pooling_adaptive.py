@@ -13,7 +13,7 @@ windows of one entry (the identity). ``output_size`` may be larger than L; for t
 import numpy as np
 
 from scratchnet._checks import check_float, shape_str
-from scratchnet.nn.module import Module
+from scratchnet.nn.module import Module, read_only
 from scratchnet.nn.pooling import check_flag, max_scan, scatter_add_planes
 
 
@@ -151,7 +151,7 @@ class AdaptiveMaxPool2d(Module):
                 indices[:, :, i, j] = (top + row) * width + left + col
         self._indices, self._x_shape = indices, x.shape
         unbatch = (lambda a: a[0]) if x.ndim == 3 else (lambda a: a)
-        return (unbatch(y), unbatch(indices)) if self.return_indices else unbatch(y)
+        return (unbatch(y), read_only(unbatch(indices))) if self.return_indices else unbatch(y)  # backward reads them
 
     def backward(self, grad_output):
         g = grad_output.reshape(self._indices.shape)                              # (N, C, H_out, W_out)
