@@ -379,7 +379,8 @@ class MaxUnpool2d(Module):
             raise ValueError("MaxUnpool2d expected a 4-D input (N, C, H, W) or a 3-D unbatched input (C, H, W), "
                              f"with C and the sizes non-zero, got shape {shape_str(x.shape)}")
         if indices.dtype != np.int64:
-            raise TypeError(f"MaxUnpool2d indices must have dtype int64 (as MaxPool2d returns them), got {indices.dtype}")
+            raise TypeError(f"MaxUnpool2d indices must have dtype int64 (as MaxPool2d returns them), "
+                            f"got {indices.dtype}")
         if indices.shape != x.shape:
             raise ValueError(f"MaxUnpool2d expected indices of the input's shape {shape_str(x.shape)}, "
                              f"got {shape_str(indices.shape)}")
@@ -388,14 +389,16 @@ class MaxUnpool2d(Module):
         if output_size is None:
             size = default
         else:
-            size = list(output_size)[-2:] if len(output_size) == 4 else list(output_size)
-            if len(output_size) not in (2, 4) or not all(isinstance(v, (int, np.integer)) for v in size):
+            given_form = isinstance(output_size, (tuple, list)) and len(output_size) in (2, 4)
+            size = list(output_size)[-2:] if given_form else []
+            if not given_form or not all(isinstance(v, (int, np.integer)) for v in size):
                 raise ValueError("MaxUnpool2d expected output_size to be 2 ints (H, W) or 4 (N, C, H, W), "
                                  f"got {output_size!r}")
             for d, (v, s) in enumerate(zip(size, self.stride)):
                 if not default[d] - s < v < default[d] + s:
                     raise ValueError(f"MaxUnpool2d got output_size {tuple(output_size)}: dim {d} must be between "
-                                     f"{default[d] - s} and {default[d] + s} (exclusive), the default being {default[d]}")
+                                     f"{default[d] - s} and {default[d] + s} (exclusive), "
+                                     f"the default being {default[d]}")
         h, w = size
         if min(h, w) < 0:
             raise ValueError(f"MaxUnpool2d output size {(h, w)} would be negative (input {shape_str(x.shape)})")
