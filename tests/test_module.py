@@ -208,6 +208,54 @@ KEYWORD_CASES = {
                            lambda: [_rand(3, 2, 4)]),
     "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(4, 2, 8, dtype=np.float64),
                                 lambda: [_rand(3, 2, 4)]),
+    # issue 13's layers, activations and losses
+    "AdaptiveAvgPool1d": (lambda: nn.AdaptiveAvgPool1d(2), lambda: [_rand(1, 2, 5)]),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(2), lambda: [_rand(1, 2, 5, 5)]),
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d(2), lambda: [_rand(1, 2, 5, 5)]),
+    "AvgPool1d": (lambda: nn.AvgPool1d(2), lambda: [_rand(1, 2, 4)]),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(2, dtype=np.float64), lambda: [_rand(3, 2)]),
+    "Bilinear": (lambda: nn.Bilinear(3, 2, 4, dtype=np.float64), lambda: [_rand(5, 3), _rand(5, 2, seed=1)]),
+    "CELU": (lambda: nn.CELU(), lambda: [_rand(3, 4)]),
+    "ConstantPad2d": (lambda: nn.ConstantPad2d(1, 0.5), lambda: [_rand(1, 2, 3, 3)]),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 2, dtype=np.float64), lambda: [_rand(1, 2, 5)]),
+    "CosineEmbeddingLoss": (lambda: nn.CosineEmbeddingLoss(),
+                            lambda: [_rand(4, 3), _rand(4, 3, seed=1), np.array([1, -1, 1, -1])]),
+    "Dropout1d": (lambda: nn.Dropout1d(0.5), lambda: [_rand(2, 3, 4)]),
+    "Dropout2d": (lambda: nn.Dropout2d(0.5), lambda: [_rand(2, 3, 4, 4)]),
+    "GLU": (lambda: nn.GLU(), lambda: [_rand(3, 4)]),
+    "GaussianNLLLoss": (lambda: nn.GaussianNLLLoss(),
+                        lambda: [_rand(4), _rand(4, seed=1), np.abs(_rand(4, seed=2)) + 0.1]),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4, dtype=np.float64), lambda: [_rand(3, 4, 2)]),
+    "Hardshrink": (lambda: nn.Hardshrink(), lambda: [_rand(3, 4)]),
+    "Hardsigmoid": (lambda: nn.Hardsigmoid(), lambda: [_rand(3, 4)]),
+    "Hardswish": (lambda: nn.Hardswish(), lambda: [_rand(3, 4)]),
+    "Hardtanh": (lambda: nn.Hardtanh(), lambda: [_rand(3, 4)]),
+    "HingeEmbeddingLoss": (lambda: nn.HingeEmbeddingLoss(), lambda: [_rand(4), np.array([1.0, -1.0, 1.0, -1.0])]),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(2), lambda: [_rand(3, 2, 5)]),
+    "InstanceNorm2d": (lambda: nn.InstanceNorm2d(2), lambda: [_rand(3, 2, 3, 3)]),
+    "KLDivLoss": (lambda: nn.KLDivLoss(reduction="batchmean"),
+                  lambda: [np.log(np.full((2, 3), 1 / 3)), np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])]),
+    "LogSigmoid": (lambda: nn.LogSigmoid(), lambda: [_rand(3, 4)]),
+    "MarginRankingLoss": (lambda: nn.MarginRankingLoss(),
+                          lambda: [_rand(4), _rand(4, seed=1), np.array([1.0, -1.0, 1.0, -1.0])]),
+    "MaxPool1d": (lambda: nn.MaxPool1d(2), lambda: [_rand(1, 2, 4)]),
+    "MaxUnpool2d": (lambda: nn.MaxUnpool2d(2),
+                    lambda: [_rand(1, 1, 2, 2), np.array([[[[0, 3], [9, 14]]]])]),
+    "Mish": (lambda: nn.Mish(), lambda: [_rand(3, 4)]),
+    "MultiMarginLoss": (lambda: nn.MultiMarginLoss(), lambda: [_rand(4, 3), _labels(4)]),
+    "NLLLoss": (lambda: nn.NLLLoss(), lambda: [np.log(np.full((4, 3), 1 / 3)), _labels(4)]),
+    "PReLU": (lambda: nn.PReLU(dtype=np.float64), lambda: [_rand(3, 4)]),
+    "PoissonNLLLoss": (lambda: nn.PoissonNLLLoss(), lambda: [_rand(4), np.array([0.0, 1.0, 2.0, 3.0])]),
+    "ReLU6": (lambda: nn.ReLU6(), lambda: [_rand(3, 4)]),
+    "SELU": (lambda: nn.SELU(), lambda: [_rand(3, 4)]),
+    "SoftMarginLoss": (lambda: nn.SoftMarginLoss(), lambda: [_rand(4), np.array([1.0, -1.0, 1.0, -1.0])]),
+    "Softmin": (lambda: nn.Softmin(dim=1), lambda: [_rand(3, 4)]),
+    "Softshrink": (lambda: nn.Softshrink(), lambda: [_rand(3, 4)]),
+    "Softsign": (lambda: nn.Softsign(), lambda: [_rand(3, 4)]),
+    "Tanhshrink": (lambda: nn.Tanhshrink(), lambda: [_rand(3, 4)]),
+    "Threshold": (lambda: nn.Threshold(0.1, 20.0), lambda: [_rand(3, 4)]),
+    "Unflatten": (lambda: nn.Unflatten(1, (2, 2)), lambda: [_rand(3, 4)]),
+    "ZeroPad2d": (lambda: nn.ZeroPad2d(1), lambda: [_rand(1, 2, 3, 3)]),
 }
 
 
@@ -249,7 +297,8 @@ def test_calling_with_torchs_keywords_equals_calling_positionally(name):
     make, make_inputs = KEYWORD_CASES[name]
     inputs = make_inputs()
     keywords = dict(zip(_torch_forward_names(name), inputs))
-    assert "input" in keywords or name in ("MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer")
+    assert "input" in keywords or name in ("MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
+                                           "Bilinear", "CosineEmbeddingLoss", "MarginRankingLoss", "PoissonNLLLoss")
     scratchnet.manual_seed(0)
     module = make().eval()
     by_position = module(*inputs)

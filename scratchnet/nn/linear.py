@@ -129,7 +129,8 @@ class Bilinear(Module):
         if self.in2_features == 0:  # torch cannot run it either
             raise ValueError(f"{self} cannot run with in2_features=0")
 
-    def forward(self, x1, x2):
+    def forward(self, input1, input2):
+        x1, x2 = input1, input2  # torch's argument names
         self._check(x1, x2)
         self._x1, self._x2 = x1, x2
         y = np.einsum("...i,kij,...j->...k", x1, self.weight.data, x2)  # y_nk = sum_ij x1_ni A_kij x2_nj

@@ -74,7 +74,8 @@ class PoissonNLLLoss(_Loss):
         super().__init__(reduction)
         self.log_input, self.full, self.eps = bool(log_input), bool(full), float(eps)
 
-    def forward(self, input, target):
+    def forward(self, log_input, target):
+        input = log_input  # torch's name for the first argument, whatever the log_input flag says
         _check_float_target(input, target, "PoissonNLLLoss", _HINT)
         if self.log_input:
             losses = np.exp(input) - target * input
