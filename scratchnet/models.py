@@ -11,8 +11,11 @@ from scratchnet.nn import (GELU, GRU, LSTM, RNN, Conv2d, Dropout, Embedding, Fla
 from scratchnet.nn.transformer import generate_square_subsequent_mask
 
 # Activations an MLP can use between its layers, by their torch names (those scratchnet has).
-ACTIVATIONS = tuple(name for name in ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh",
-                                      "Identity") if hasattr(nn, name))
+# Every element-wise one with default arguments; not PReLU (a parameter), GLU (halves the width) or Threshold
+# (no default threshold).
+ACTIVATIONS = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Identity", "ReLU6", "Hardtanh",
+               "Hardsigmoid", "Hardswish", "Mish", "SELU", "CELU", "LogSigmoid", "Softsign", "Tanhshrink", "Softshrink",
+               "Hardshrink")
 
 
 def hidden_widths(hidden_dim):

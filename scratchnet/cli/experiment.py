@@ -29,7 +29,8 @@ LOSS_NAMES = {
 }
 LOSS_ALIASES = {"ce": "cross_entropy", "bce": "bce_with_logits", "mae": "l1"}
 LOSS_OPTION = {cls: short for short, cls in LOSS_NAMES.items()}  # CrossEntropyLoss -> cross_entropy, for messages
-OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+                   "nadam": "NAdam", "radam": "RAdam", "adamax": "Adamax", "adadelta": "Adadelta", "asgd": "ASGD"}
 ACTIVATION_NAMES = {name.lower().replace("leakyrelu", "leaky_relu"): name for name in ACTIVATIONS}
 
 # Which losses fit which task, the first being the default. A binary task takes the lecture's
