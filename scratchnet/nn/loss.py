@@ -295,16 +295,33 @@ class CrossEntropyLoss(_ClassLoss):
 
     def forward(self, input, target):
         self._check(input, target, probabilities_allowed=True)
-        log_p = F.log_softmax(_to_rows(input), dim=1)  # (M, C)
-        a, denominator, loss_shape = self._target_distribution(target, log_p)
-        losses = -(a * log_p).sum(axis=1)  # l_n = -sum_c a_nc log_p[n, c]
-        self._log_p, self._a, self._denominator = log_p, a, denominator
-        self._input_shape, self._loss_shape = input.shape, loss_shape
-        return self._reduce(losses.reshape(loss_shape), denominator)
+        log_p = F.log_softmax(_to_rows(input), dim=1)  # (N, C): one row per prediction
+        self._input_shape = input.shape
+        if self._is_plain(target):
+            y = target.reshape(-1)
+            losses = -log_p[np.arange(y.size), y]  # l_n = -log_p[n, y_n]
+            self._log_p, self._y, self._a = log_p, y, None
+            self._denominator, self._loss_shape = y.size, target.shape  # 'mean' divides by N
+        else:
+            a, denominator, loss_shape = self._target_distribution(target, log_p)
+            losses = -(a * log_p).sum(axis=1)  # l_n = -sum_c a_nc log_p[n, c]
+            self._log_p, self._y, self._a = log_p, None, a
+            self._denominator, self._loss_shape = denominator, loss_shape
+        return self._reduce(losses.reshape(self._loss_shape), self._denominator)
 
     def backward(self, grad_output=1.0):
         softmax = np.exp(self._log_p)
-        return self._backward_rows(self._a.sum(axis=1, keepdims=True) * softmax - self._a, grad_output)
+        if self._a is None:
+            grad_rows = softmax
+            grad_rows[np.arange(self._y.size), self._y] -= 1  # softmax(x) - onehot(y)
+        else:
+            grad_rows = self._a.sum(axis=1, keepdims=True) * softmax - self._a  # (sum_c a_nc) softmax(x_n) - a_n
+        return self._backward_rows(grad_rows, grad_output)
+
+    def _is_plain(self, target):
+        """Integer labels, none ignored, no weight and no smoothing: a_n = onehot(y_n)."""
+        return (target.dtype.kind in "iu" and target.size > 0 and self.weight is None and not self.label_smoothing
+                and not (target == self.ignore_index).any())
 
     def _target_distribution(self, target, log_p):
         """a (M, C), 'mean''s denominator and the losses' shape, from labels or probabilities."""
