@@ -53,7 +53,11 @@ def test_gpt_matches_torch(dtype, n_layer, n_head, head_dim, vocab_size, block_s
     mine, theirs = twins(vocab_size, block_size, n_layer, n_head, n_head * head_dim, dtype, seed)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, vocab_size, (B, T))
-    report = check_module(mine, theirs, idx, seed=seed)  # integer input: compared in the weights' dtype
+    # float32: gradients reach ~10 here, and an element that is a sum of such terms carries an absolute rounding
+    # error ~1e-4 on both sides (measured against float64 on hypothesis's seed-2048 example: torch 1.4e-4,
+    # scratchnet 9.8e-5), beyond MODULE's 1e-5 + 1e-4 * |element| where the sum nearly cancels.
+    tolerance = tolerances.Tolerance(atol=5e-4, rtol=1e-4) if dtype == np.float32 else None
+    report = check_module(mine, theirs, idx, seed=seed, tolerance=tolerance)  # integer input: in the weights' dtype
     report.assert_passed()
     assert len(report.diffs) == 1 + len(theirs.state_dict())  # the logits and every parameter's gradient
 
