@@ -226,7 +226,7 @@ class GPT(Module):
         self.wte = Embedding(vocab_size, n_embd, dtype=dtype)
         self.wpe = Embedding(block_size, n_embd, dtype=dtype)
         self.drop = Dropout(dropout)
-        self._config = dict(sizes, dropout=self.drop.p)  # plain ints and a float: the config goes into JSON
+        self._config = dict(sizes, dropout=float(self.drop.p))  # plain ints and a float: the config goes into JSON
         self.h = Sequential(*(GPTBlock(n_embd, n_head, dropout, dtype=dtype) for _ in range(n_layer)))
         self.ln_f = LayerNorm(n_embd, dtype=dtype)
         self.lm_head = Linear(n_embd, vocab_size, bias=False, dtype=dtype)
