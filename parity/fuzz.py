@@ -274,7 +274,37 @@ def sequential_pair(layers, dtype, side):
 # adaptive optimizer turns into steps of ~lr (the transformer family's LayerNorm note says the same of 2 or 3
 # features). A norm layer is placed only where each of its groups holds at least MIN_NORMALIZED values, and a
 # BatchNorm1d net only trains on batches of at least that many samples.
+# And a layer's bias is 0-gradient in exact arithmetic where the norm after it subtracts each channel's mean
+# (BatchNorm, InstanceNorm, GroupNorm with a channel per group): the two sides' gradients are rounding noise
+# (1e-5 apart in float32 for a Linear(1, 1) before a BatchNorm1d over 4 samples), so that layer takes
+# bias=False, as nets with such norms are built anyway (the norm's own shift plays the bias's part).
 MIN_NORMALIZED = 4
+
+
+def float64_if_normalized(config):
+    """A net with norm layers trains in float64 only. In float32 a norm over a few values (4 to 16 here) divides
+    by a small sqrt(var + eps) and the gradients before it carry float32's rounding amplified past the step
+    tolerance (1e-5): a Conv2d-GroupNorm(1, 1) net over 2x2 maps had torch's conv gradient 1e-5 from the float64
+    truth (scratchnet's 4e-6). As the transformer family's LayerNorm; float32 norms are checked at fixed sizes in
+    tests/test_batchnorm.py, test_layernorm.py, test_norm_group.py and test_norm_instance.py."""
+    return ("float64", "float32") if config["norm"] == "none" else ("float64",)
+
+
+def unnormalized(config):
+    """Whether a layer net may take an L2 weight_decay in the adaptive optimizers (L2_DECAY_OPTIMIZERS): not
+    with norm layers. A norm after a norm can make a parameter's gradient 0 in exact arithmetic: a stage-1
+    BatchNorm2d's shift passes ReLU and MaxPool unchanged where every pooled value is positive (one sample, small
+    maps), becomes a constant shift of the next conv's output, and the stage-2 BatchNorm removes it. Each side
+    then holds its own rounding noise there, which an L2 decay feeds back through RMSprop's division by
+    sqrt(v) + eps, as in the transformer family (L2_DECAY_OPTIMIZERS): in float64 the BatchNorm bias parted by
+    2.8e-7 within two steps (replay: the cnn-layers example with RMSprop in tests/test_fuzz_pieces.py)."""
+    return config is None or config["norm"] == "none"
+
+
+def removes_channel_means(norm):
+    """Whether the norm layer ``norm`` (name, args, kwargs) subtracts every channel's own mean."""
+    name, args, _ = norm
+    return name.startswith(("BatchNorm", "InstanceNorm")) or (name == "GroupNorm" and args[0] == args[1])
 
 
 def activation_layer(name):
@@ -286,9 +316,11 @@ def layer_mlp_layers(config, outputs):
     after widths of at least MIN_NORMALIZED for LayerNorm (it normalises the features)."""
     layers, fan_in = [], config["input_dim"]
     for width in config["hidden_dim"]:
-        layers.append(("Linear", (fan_in, width), {}))
+        norm = None
         if config["norm"] == "BatchNorm1d" or (config["norm"] == "LayerNorm" and width >= MIN_NORMALIZED):
-            layers.append((config["norm"], (width,), {}))
+            norm = (config["norm"], (width,), {})
+        layers.append(("Linear", (fan_in, width), {"bias": False} if norm and removes_channel_means(norm) else {}))
+        layers += [norm] if norm else []
         layers.append(activation_layer(config["activation"]))
         if config["dropout"]:  # p=0: both sides keep every unit, so the layer's pass-through is checked
             layers.append(("Dropout", (0.0,), {}))
@@ -327,11 +359,11 @@ def layer_cnn_layers(config, outputs):
     d = 1 if config["conv"] == "Conv1d" else 2
     layers, fan_in = [], config["in_channels"]
     for channels, (_, conv, pooled) in zip(config["channels"], conv_stages(config)):
-        layers.append((config["conv"], (fan_in, channels, config["kernel_size"]),
-                       {"padding": config["kernel_size"] // 2, "padding_mode": config["padding_mode"]}))
         norm = norm_layer(config["norm"], d, channels, conv)
-        if norm is not None:
-            layers.append(norm)
+        layers.append((config["conv"], (fan_in, channels, config["kernel_size"]),
+                       {"padding": config["kernel_size"] // 2, "padding_mode": config["padding_mode"],
+                        **({"bias": False} if norm and removes_channel_means(norm) else {})}))
+        layers += [norm] if norm else []
         layers.append(activation_layer(config["activation"]))
         pool = f"{config['pool']}{d}d"
         layers.append((pool, (pooled,), {}) if config["pool"].startswith("Adaptive") else (pool, (2,), {}))
@@ -611,8 +643,12 @@ class Architecture:
     dtypes: tuple = ("float64", "float32")
     share: int = 3
     learning_rates: dict = field(default_factory=lambda: LEARNING_RATES, hash=False)
-    l2_decay: bool = True
+    l2_decay: object = True  # or a function of the config
     check: object = None  # check(config): a ValueError for a --replay config the strategy cannot draw
+    dtypes_of: object = None  # dtypes_of(config): the dtypes of a config, narrower than ``dtypes`` for some
+
+    def dtypes_for(self, config):
+        return self.dtypes if self.dtypes_of is None else self.dtypes_of(config)
 
 
 MLP_SPACE = {
@@ -691,19 +727,21 @@ ARCHITECTURES = {
                                 share=1),  # 1 example in 10: one costs ~10 of the others
     "mlp-layers": Architecture(model="Sequential", config=lambda: strategy_of(MLP_LAYERS_SPACE), space=MLP_LAYERS_SPACE,
                                outputs_key="outputs", classes=layer_net_classes(layer_mlp_layers),
+                               dtypes_of=float64_if_normalized, l2_decay=unnormalized,
                                sample_shape=lambda config: (config["input_dim"],)),
     "cnn-layers": Architecture(model="Sequential", config=cnn_layers_config, space=CNN_LAYERS_SPACE,
                                outputs_key="outputs", classes=layer_net_classes(layer_cnn_layers),
-                               check=check_cnn_layers,
+                               check=check_cnn_layers, dtypes_of=float64_if_normalized, l2_decay=unnormalized,
                                sample_shape=lambda config: (config["in_channels"],
                                                             *[config["image_size"]] * int(config["conv"][-2]))),
 }
 
 
-def optimizer_options(family, optimizer):
-    """The options drawn for ``optimizer`` when training ``family`` (an Architecture): {name: values}."""
+def optimizer_options(family, optimizer, config=None):
+    """The options drawn for ``optimizer`` when training ``family`` (an Architecture) on ``config``: {name: values}."""
     options = dict(OPTIMIZER_OPTIONS.get(optimizer, {}))
-    if not family.l2_decay and optimizer in L2_DECAY_OPTIMIZERS:
+    l2_decay = family.l2_decay(config) if callable(family.l2_decay) else family.l2_decay
+    if not l2_decay and optimizer in L2_DECAY_OPTIMIZERS:
         options["weight_decay"] = [0.0]
     return options
 
@@ -723,12 +761,12 @@ def example_strategy(architectures=None):
         loss = draw(st.sampled_from(LOSSES))
         outputs = draw(OUTPUTS[TASK_OF_LOSS[loss]].strategy())
         optimizer = draw(st.sampled_from(OPTIMIZERS))
-        options = {key: draw(st.sampled_from(values)) for key, values in optimizer_options(family, optimizer).items()}
+        options = {key: draw(st.sampled_from(values)) for key, values in optimizer_options(family, optimizer, config).items()}
         if not options.get("momentum"):
             options.pop("nesterov", None)  # torch: Nesterov momentum needs a momentum
         if options.get("nesterov"):
             options.pop("dampening", None)  # torch: ... and zero dampening
-        dtype = draw(st.sampled_from(family.dtypes))
+        dtype = draw(st.sampled_from(family.dtypes_for(config)))
         samples = draw(SAMPLES.strategy())
         batch_size = draw(st.none() | st.integers(1, samples))
         example = {
@@ -1063,8 +1101,12 @@ def parse_example(text):
         check(f"model.{key}", config[key], spec)
     if family.check is not None:
         family.check(config)
+    if example["dtype"] not in family.dtypes_for(config):
+        raise ValueError(f"--replay: a {example['architecture']} net with norm {config['norm']} trains in "
+                         f"{', '.join(family.dtypes_for(config))} only (parity/fuzz.py, float64_if_normalized), "
+                         f"got dtype {example['dtype']!r}")
     check("outputs", example["outputs"], OUTPUTS[TASK_OF_LOSS[example["loss"]]])
-    options, allowed = example["optimizer_options"], optimizer_options(family, example["optimizer"])
+    options, allowed = example["optimizer_options"], optimizer_options(family, example["optimizer"], config)
     if not isinstance(options, dict):
         raise ValueError(f"--replay: optimizer_options must be a JSON object, got {json.dumps(options)}")
     for key, value in options.items():
