@@ -6,6 +6,7 @@ torch's side as ``x * mask / (1 - p)`` -- exactly what torch.nn.Dropout computes
 and re-seeding scratchnet so that check_module's forward draws that same mask again.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -293,3 +294,99 @@ def test_channel_dropout_bad_probability_and_input(cls):
         cls(1.5)
     with pytest.raises(TypeError, match=f"{cls.__name__} input must have dtype float32 or float64"):
         cls()(np.ones((2, 3, 4, 4), dtype=np.int64))
+
+
+# -- torch's order of checks, repr, read-only inputs, backward's checks ---------------------------
+
+
+def _run_with_warnings(module, x):
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        y = module(x)
+    return y, [str(w.message) for w in records]
+
+
+@pytest.mark.parametrize("cls", [snn.Dropout, Dropout1d, Dropout2d])
+@pytest.mark.parametrize("shape", [(), (4,), (0,), (0, 3), (3, 0, 2), (0, 3, 2, 2), (2, 3, 2, 2)])
+@pytest.mark.parametrize("p", [1, 1.0, 0.5])
+def test_p_one_and_empty_inputs_follow_torchs_order(cls, shape, p):
+    """torch: rank checks and warnings; then eval, p = 0 or an empty x return x; then p = 1 gives zeros;
+    only then a mask is drawn (Dropout2d refusing fewer than 2 dimensions). So Dropout2d(1) zeroes a
+    1-D input and every dropout returns an empty one as it is."""
+    twin = getattr(torch.nn, cls.__name__)(p)
+    x, t = np.ones(shape), torch.ones(shape, dtype=torch.float64)
+    try:
+        expected, expected_warnings = _run_with_warnings(twin, t)
+    except RuntimeError:
+        with pytest.raises(ValueError, match=f"{cls.__name__} expected"):
+            _run_with_warnings(cls(p), x)
+        assert cls is Dropout1d or (p == 0.5 and len(shape) < 2 and 0 not in shape)  # the refusals we expect
+        return
+    y, caught = _run_with_warnings(cls(p), x)
+    assert caught == expected_warnings
+    assert y.shape == tuple(expected.shape)
+    assert y is x or expected is not t  # torch's unbatched Dropout1d returns a view of t; x itself is fine there
+    if p == 1 or x.size == 0:  # no randomness left: the values agree exactly
+        np.testing.assert_array_equal(y, expected.numpy())
+
+
+@pytest.mark.parametrize("cls", [snn.Dropout, Dropout1d, Dropout2d])
+@pytest.mark.parametrize("p", [0, 1, 0.5, 1.0])
+def test_repr_keeps_p_as_given_like_torch(cls, p):
+    assert repr(cls(p)) == repr(getattr(torch.nn, cls.__name__)(p))
+    assert repr(cls(p, inplace=True)) == repr(getattr(torch.nn, cls.__name__)(p, inplace=True))
+
+
+@pytest.mark.parametrize("p", [0.5, 1])
+def test_integer_and_float_p_compute_the_same(p):
+    x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
+    scratchnet.manual_seed(3)
+    y_float = snn.Dropout(float(p))(x)
+    scratchnet.manual_seed(3)
+    y_given = snn.Dropout(np.float32(p) if p == 0.5 else p)(x)
+    assert y_given.dtype == np.float32
+    np.testing.assert_array_equal(y_given, y_float)
+
+
+def _read_only(x):
+    x.flags.writeable = False
+    return x
+
+
+@pytest.mark.parametrize("cls", [snn.Dropout, Dropout1d, Dropout2d])
+def test_inplace_on_a_read_only_input_is_refused_clearly(cls):
+    x = _read_only(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\(inplace=True\) cannot write into a read-only input "
+                                         r"\(2, 3, 4\).*use inplace=False"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cls(0.5, inplace=True)(x)
+    assert (x == 1).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cls(0.5, inplace=True).eval()(x) is x  # nothing written: accepted, as torch returns x
+        assert cls(0.0, inplace=True)(x) is x
+        assert set(np.unique(cls(0.5)(x))) <= {0.0, 2.0}  # out of place: fine
+
+
+def test_inplace_dropout_after_an_rnn_is_refused_and_out_of_place_works():
+    from scratchnet.nn.rnn import RNN
+    out, _ = RNN(3, 4)(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    assert not out.flags.writeable  # the RNN's backward reads its output again
+    with pytest.raises(ValueError, match="cannot write into a read-only input"):
+        snn.Dropout(0.5, inplace=True)(out)
+    assert snn.Dropout(0.5)(out).shape == out.shape
+
+
+@pytest.mark.parametrize("cls", [snn.Dropout, Dropout1d, Dropout2d])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.filterwarnings("ignore:dropout2d: Received a 3D input")
+def test_backward_checks_grad_output(cls, training):
+    drop = cls(0.5).train(training)
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}.backward was called before forward"):
+        drop.backward(np.ones((2, 3, 4)))
+    drop(np.ones((2, 3, 4)))
+    for bad in [(1, 3, 4), (2, 3, 1), (3, 4), (2, 3, 4, 1)]:  # (1, 3, 4) and (2, 3, 1) would broadcast
+        with pytest.raises(ValueError, match=rf"{cls.__name__}.backward expected grad_output of the output's shape "
+                                             rf"\(2, 3, 4\), got {re.escape(str(bad))}"):
+            drop.backward(np.ones(bad))
+    assert drop.backward(np.ones((2, 3, 4))).shape == (2, 3, 4)

@@ -7,6 +7,7 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._random import default_generator
+from scratchnet.nn._grad_output import check_grad_output
 from scratchnet.nn.module import Module
 
 
@@ -18,29 +19,47 @@ class _DropoutNd(Module):
         y = x                                                                   (eval, or p = 0)
 
     with one mask entry per element (Dropout) or per channel (Dropout1d, Dropout2d), drawn from
-    scratchnet's seeded generator; p = 1 zeroes everything (as torch does). ``inplace=True`` writes
-    y into x and returns x, as torch does. The last mask drawn is kept as ``self.mask`` (booleans of
-    the noise's shape, True where kept; ``None`` before the first training forward). torch draws
-    from its own generator, so parity tests run torch's side as ``x * mask / (1 - p)`` with this mask.
+    scratchnet's seeded generator. In torch's order: after the rank checks, eval, p = 0 or an empty x
+    return x itself; p = 1 zeroes everything (no draw, so no rank needed); only then is a mask drawn.
+    ``inplace=True`` writes y into x and returns x, as torch does; a read-only x (scratchnet makes an
+    array read-only when the layer that produced it reads it again in backward, e.g. an RNN's output)
+    is refused rather than overwritten, since writing into it would corrupt that layer's backward.
+    p is kept as given (``Dropout(1)`` prints ``p=1``, as torch's). The last mask drawn is kept as
+    ``self.mask`` (booleans of the noise's shape, True where kept; ``None`` before the first draw).
+    torch draws from its own generator, so parity tests run torch's side as ``x * mask / (1 - p)``.
     """
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
-        self.p, self.inplace = float(p), inplace
+        self.p, self.inplace = p, inplace  # p as given: the repr shows it as torch's does
         self.mask = None
 
     def _noise_shape(self, x):
         """Check x; return the shape of the noise (broadcast against x)."""
         raise NotImplementedError
 
-    def forward(self, x):
+    def _drops(self, x):
+        """Whether forward changes x: training, p > 0 and x not empty (torch returns x itself otherwise)."""
+        return self.training and self.p > 0 and x.size > 0
+
+    def _check(self, x):
+        """The subclass's checks (rank, dtype, torch's warnings); then refuse writing into a read-only x."""
         noise_shape = self._noise_shape(x)
-        if not self.training or self.p == 0:
+        if self.inplace and self._drops(x) and not x.flags.writeable:
+            raise ValueError(f"{type(self).__name__}(inplace=True) cannot write into a read-only input "
+                             f"{shape_str(x.shape)} (a layer whose backward reads it again, such as an RNN "
+                             "producing its output, made it read-only); use inplace=False or pass a copy")
+        return noise_shape
+
+    def forward(self, x):
+        noise_shape = self._check(x)
+        self._output_shape = x.shape
+        if not self._drops(x):
             self._scale = None
             return x
-        self._scale = dropout_noise(noise_shape, self.p, x.dtype)
+        self._scale = dropout_noise(noise_shape, float(self.p), x.dtype)  # zeros when p = 1
         self.mask = self._scale != 0
         if self.inplace:
             x *= self._scale  # torch's inplace=True: the caller's array becomes y
@@ -48,6 +67,7 @@ class _DropoutNd(Module):
         return x * self._scale
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         return grad_output if self._scale is None else grad_output * self._scale
 
     def extra_repr(self):
@@ -94,8 +114,8 @@ class Dropout2d(_DropoutNd):
 
     As torch, other ranks are taken with a warning, the mask being (x.shape[0], x.shape[1], 1, ...):
     a 3-D input is read as (N, C, L), not as an unbatched (C, H, W) image (torch's historical
-    behaviour); a 2-D one gets one mask entry per element; a 0-D or 1-D one is refused when an
-    entry would be drawn (training with p > 0). The rest is ``_DropoutNd``'s.
+    behaviour); a 2-D one gets one mask entry per element; a 0-D or 1-D one is refused only when a
+    mask would be drawn (training, 0 < p < 1, x not empty), as torch. The rest is ``_DropoutNd``'s.
     """
 
     def _noise_shape(self, x):
@@ -106,15 +126,15 @@ class Dropout2d(_DropoutNd):
                 "error in a future release. To retain the behavior and silence this warning, please use dropout "
                 "instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 spatial "
                 "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
-                UserWarning, stacklevel=4)
+                UserWarning, stacklevel=5)
         if x.ndim == 3:
             warnings.warn(
                 "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior is "
                 "desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior will "
                 "change in a future release to interpret the input as one without a batch dimension, i.e. shape "
                 "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d "
-                "instead.", UserWarning, stacklevel=4)
-        if x.ndim < 2 and self.training and self.p > 0:
+                "instead.", UserWarning, stacklevel=5)
+        if x.ndim < 2 and self._drops(x) and self.p < 1:  # torch's order: p = 1 and empty x need no mask
             raise ValueError(f"Dropout2d expected an input with at least 2 dimensions (N, C, ...) to drop channels "
                              f"of, got {shape_str(x.shape)}")
         return x.shape[:2] + (1,) * (x.ndim - 2)
