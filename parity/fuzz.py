@@ -1,8 +1,8 @@
 """``python -m parity fuzz``: differential testing of scratchnet against torch, driven by hypothesis.
 
 Each example is a small random training run: an architecture with random depth, widths and
-activation; a task and its loss; an optimizer with random options; a dtype, a batch size, a
-few epochs on random data. Both sides train with ``train_side_by_side`` and the example passes
+activation; a task and its loss; an optimizer with random options; a learning-rate scheduler or
+none; a dtype, a batch size, a few epochs on random data. Both sides train with ``train_side_by_side`` and the example passes
 when parity holds (the tolerances of ``parity.tolerances``, unchanged). hypothesis searches
 the space, and when an example fails it shrinks it to the simplest one that still fails and
 prints a command reproducing it::
@@ -13,7 +13,13 @@ Architectures are a registry (``ARCHITECTURES``): each says how to draw its cons
 arguments and the shape of one input sample; the class of the same name is built on both
 sides: ``mlp``, ``cnn``, ``rnn`` (SequenceClassifier, with an RNN, LSTM or GRU cell) and
 ``transformer`` (TransformerClassifier, defined here: a TransformerEncoder with random heads,
-widths, depth, activation, norm placement and mask, dropout 0).
+widths, depth, activation, norm placement and mask, dropout 0). The layer families are built here
+as Sequentials of scratchnet.nn's layers and their torch twins: ``mlp-layers`` (any element-wise
+activation both sides have, BatchNorm1d or LayerNorm, Dropout(p=0)) and ``cnn-layers`` (Conv1d or
+Conv2d, every padding_mode, Max/Avg/Adaptive pools, BatchNorm/GroupNorm/InstanceNorm between convs).
+Losses (``LOSS_SPECS``) say which targets they take and whether a LogSoftmax or Sigmoid goes after
+the model; optimizers (``OPTIMIZER_OPTIONS``) list their options; schedulers (``SCHEDULES``) their
+arguments and whether they step per epoch, per step or on the epoch's loss.
 The sizes searched are tables of ranges (``Ints``, ``OneOf``, ``IntLists``), read both by the
 strategies that draw examples and by ``parse_example``, which refuses a ``--replay`` outside them.
 
@@ -1155,9 +1161,11 @@ DESCRIPTION = """\
 Differential testing of scratchnet against torch, driven by hypothesis.
 
 Each example is a small random training run: an architecture (MLP, CNN, an RNN, LSTM or GRU
-classifier, or a Transformer encoder classifier: heads, widths, masks, norm placement) with random
-sizes and activation; a loss; an optimizer with random options; a dtype,
-a batch size and a few epochs on random data. Both sides train from the same weights, and the
+classifier, a Transformer encoder classifier: heads, widths, masks, norm placement, or a Sequential
+of layers: any element-wise activation, norms, dropout, Conv1d/Conv2d with every padding mode and
+pool) with random sizes; a loss (NLL, KL divergence, Poisson, margin losses, ...); an optimizer
+with random options (maximize, nesterov, amsgrad, decoupled weight decay, ...); a learning-rate
+scheduler or none; a dtype, a batch size and a few epochs on random data. Both sides train from the same weights, and the
 example passes when their logits, losses, gradients and parameters agree within parity's
 tolerances at every step. When an example fails, hypothesis shrinks it to the simplest one that
 still fails and prints a command that reproduces it:
