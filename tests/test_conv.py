@@ -61,7 +61,7 @@ def conv_configs(draw, dims):
     pads = side_pads(kernel, dilation, (padding,) * dims if isinstance(padding, int) else padding)
     dilated = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     size = [smallest_size(dk, *p, mode) + draw(st.integers(0, 4)) for dk, p in zip(dilated, pads)]
-    batch = draw(st.sampled_from([(), (1,), (3,)]))
+    batch = draw(st.sampled_from([(), (0,), (1,), (3,)]))  # (0,): an empty batch, which torch takes
     kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, bias=draw(st.booleans()),
                   padding_mode=mode)
     return (in_channels, out_channels, kernel), kwargs, (*batch, in_channels, *size)
@@ -227,7 +227,7 @@ def test_unbatched_is_a_batch_of_one(name, data, seed):
     assert y.shape == y_batched.shape[1:] and dx.shape == x.shape
     np.testing.assert_array_equal(y, y_batched[0])
     np.testing.assert_array_equal(dx, dx_batched[0])
-    for grad, p in zip(grads, conv.parameters()):
+    for grad, p in zip(grads, conv.parameters(), strict=True):
         np.testing.assert_array_equal(grad, p.grad)
 
 
@@ -346,7 +346,8 @@ def test_wrong_input_shape_names_the_shapes(name, shape, expected):
     ("Conv2d", dict(dilation=3, padding=1), (1, 4, 4), r"padded to \(H, W\) = \(6, 6\) is smaller than the dilated "
                                                        r"kernel \(7, 7\): the output size would be \(0, 0\) <= 0"),
     ("Conv1d", dict(padding=1, padding_mode="replicate"), (1, 1, 0),
-     r"padding_mode='replicate' needs a non-empty L, got L = 0"),
+     r"takes an empty batch \(N = 0\) or C_in = 0, as torch does, but not an empty \(L\): got input shape \(1, 1, 0\)"),
+    ("Conv2d", dict(padding=1), (1, 1, 0, 5), r"but not an empty \(H, W\): got input shape \(1, 1, 0, 5\)"),
     ("Conv1d", dict(dilation=2), (1, 1, 4), r"input \(1, 1, 4\) padded to \(L\) = \(4,\) is smaller than the "
                                             r"dilated kernel \(5,\): the output size would be \(0,\) <= 0"),
 ])
@@ -399,3 +400,49 @@ def test_dtype_mismatch_and_integer_input(name):
         conv(np.zeros(shape, dtype=np.float32))
     with pytest.raises(TypeError, match=r"must have dtype float32 or float64, got int64"):
         conv(np.zeros(shape, dtype=np.int64))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", LAYERS)
+def test_an_empty_batch_matches_torch(name, mode, dtype):
+    """N = 0 gives an empty output of torch's shape, zero parameter gradients and an empty dx."""
+    scratch, twin = twins(name, 4, 6, 3, dtype=dtype, padding=1, groups=2, padding_mode=mode)
+    x = np.zeros((0, 4, 5, 5)[:LAYERS[name][2] + 2], dtype=dtype)
+    assert scratch(x).shape == tuple(twin(torch.tensor(x)).shape) == (0, 6, 5, 5)[:LAYERS[name][2] + 2]
+    check_module(scratch, twin, x).assert_passed()
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
+@pytest.mark.parametrize("name", LAYERS)
+def test_no_output_channels_refused_at_forward_as_torch_does(name):
+    scratch, twin = twins(name, 2, 0, 3)          # both build it (torch warns); neither runs it
+    x = np.zeros((1, 2, 5, 5)[:LAYERS[name][2] + 2])
+    with pytest.raises(RuntimeError, match="expected weight to be at least 1 at dimension 0"):
+        twin(torch.tensor(x))
+    with pytest.raises(ValueError, match=r"cannot run without output channels: torch expects the weight to be at "
+                                         r"least 1 at dimension 0, got weight of size \(0, 2, 3"):
+        scratch(x)
+
+
+@pytest.mark.parametrize("padding", [0, 1, (1, 0), (0, 2), "valid", "same"])
+@pytest.mark.parametrize("name", LAYERS)
+def test_repr_matches_torch_for_every_padding_form(name, padding):
+    padding = padding[:LAYERS[name][2]] if isinstance(padding, tuple) else padding
+    scratch, twin = twins(name, 2, 4, 3, padding=padding)
+    assert repr(scratch) == repr(twin)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("name", LAYERS)
+def test_backward_refuses_a_grad_output_not_of_the_outputs_shape(name, batched):
+    conv = LAYERS[name][0](2, 3, (2, 3)[:LAYERS[name][2]], dtype=np.float64)
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward: call forward first"):
+        conv.backward(np.zeros((1, 3, 4, 3)))
+    x = np.zeros(((2,) if batched else ()) + (2, 5, 7)[:LAYERS[name][2] + 1])
+    y = conv(x)                                            # (.., 3, 4, 5) or (.., 3, 4): never square at the end
+    for g in [y.swapaxes(-1, -2), y[None], y[..., :-1], y.reshape(-1)]:  # transposed, extra axis, short, flat
+        with pytest.raises(ValueError, match=rf"expected grad_output of the output's shape "
+                                             rf"{re.escape(str(y.shape))}, got {re.escape(str(g.shape))}"):
+            conv.backward(np.ascontiguousarray(g))
+    assert conv.backward(np.ones_like(y)).shape == x.shape  # the right shape still goes through

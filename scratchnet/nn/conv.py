@@ -1,15 +1,15 @@
 r"""Convolution as im2col and one matrix product; its backward as two more products and a col2im.
 
-``Conv2d`` and ``Conv1d`` (run as a Conv2d over images of height 1) pad with
-``scratchnet.nn.padding`` (every ``padding_mode``, forward and backward). The helpers below
-are shared with the pooling layers:
+``Conv2d`` and ``Conv1d`` (run as a Conv2d over images of height 1) share ``_ConvNd``, whose
+docstring holds the equations that its ``forward`` and ``backward`` follow. They pad with
+``scratchnet.nn.padding`` (every ``padding_mode``, forward and backward). The helpers below are
+shared with the pooling layers:
 
-- ``pad_hw`` / ``crop_hw``: borders of zeros (or -inf) on and off.
 - ``windows`` (im2col): every (kH, kW) patch of a padded (N, C, Hp, Wp) array, as a view
   (N, C, H_out, W_out, kH, kW) made by ``sliding_window_view`` (no copy).
 - ``col2im``: the adjoint of ``windows``: adds each patch's gradient back onto the input
   positions the patch was read from.
-- ``conv_output_size``, ``check_conv_input``, ``pair``: output size, input checks, arguments.
+- ``pair``: an int or a pair of ints as an (h, w) tuple, as torch's ``_pair``.
 """
 
 import math
@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.linear import init_uniform
 from scratchnet.nn.module import Module, Parameter
 from scratchnet.nn.padding import check_padding, pad, pad_backward, padded_shape
@@ -39,52 +40,6 @@ def ntuple(value, n, name, owner, minimum=1):
 def pair(value, name, owner, minimum=1):
     """An int or a 2-sequence of ints (each >= ``minimum``) as an (h, w) tuple, as torch's ``_pair``."""
     return ntuple(value, 2, name, owner, minimum)
-
-
-def conv_output_size(size, kernel, stride, dilation, pad_before, pad_after):
-    """floor((size + pads - dilation (kernel - 1) - 1) / stride) + 1, torch's formula."""
-    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def check_conv_input(x, owner, channels, kernel_size, stride, dilation, pads, dtype=None):
-    """Check a (N, C, H, W) input (any C when ``channels`` is None); return (H_out, W_out).
-
-    ``pads`` = (top, bottom, left, right).
-    """
-    check_float(x, f"{owner} input", dtype)
-    if x.ndim != 4:
-        expected = "(N, C, H, W)" if channels is None else f"(N, {channels}, H, W)"
-        raise ValueError(f"{owner} expected a 4-D input {expected}, got shape {shape_str(x.shape)}")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(
-            f"{owner} expected input with {channels} channels, shape (N, {channels}, H, W), got {shape_str(x.shape)}"
-        )
-    (kh, kw), (dh, dw), (top, bottom, left, right) = kernel_size, dilation, pads
-    out = (conv_output_size(x.shape[2], kh, stride[0], dh, top, bottom),
-           conv_output_size(x.shape[3], kw, stride[1], dw, left, right))
-    if min(out) <= 0:
-        padded = (x.shape[2] + top + bottom, x.shape[3] + left + right)
-        dilated = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-        raise ValueError(
-            f"{owner} input {shape_str(x.shape)} padded to (H, W) = {shape_str(padded)} is smaller than the "
-            f"dilated kernel {shape_str(dilated)}: the output size would be {shape_str(out)} <= 0"
-        )
-    return out
-
-
-def pad_hw(x, pads, value=0.0):
-    """x (N, C, H, W) with ``pads`` = (top, bottom, left, right) rows/columns of ``value`` added."""
-    (n, c, h, w), (top, bottom, left, right) = x.shape, pads
-    padded = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
-    padded[:, :, top:top + h, left:left + w] = x
-    return padded
-
-
-def crop_hw(x_padded, pads):
-    """Undo ``pad_hw``: the (N, C, H, W) interior of a padded array."""
-    top, bottom, left, right = pads
-    h, w = x_padded.shape[2] - bottom, x_padded.shape[3] - right
-    return x_padded[:, :, top:h, left:w]
 
 
 def windows(x_padded, kernel_size, stride, dilation):
@@ -116,14 +71,51 @@ def col2im(d_patches, padded_shape, stride, dilation):
     return dx_pad
 
 
+
+def conv_output_size(size, kernel, stride, dilation, pad_before, pad_after):
+    """floor((size + pads - dilation (kernel - 1) - 1) / stride) + 1, torch's formula."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvNd(Module):
-    """What Conv1d and Conv2d share: arguments, init, validation, and the one 2-D im2col they both run.
+    r"""What Conv2d and Conv1d share: the 2-D cross-correlation below, run by im2col.
 
-    A 1-D convolution is the 2-D one over images of height 1 with (1, k) kernels, so both run
-    the 2-D forward and backward of Conv2d's docstring on x lifted to (N, C_in, H, W).
+    Shapes: x (N, C_in, H, W), W (C_out, C_in/G, kH, kW), b (C_out,), y (N, C_out, H_out, W_out),
+    with G groups, H_out = floor((H + pad_top + pad_bottom - d (kH - 1) - 1) / s) + 1 (W_out alike).
+    An unbatched x (C_in, H, W) is a batch of one: y (C_out, H_out, W_out). Conv1d is this on
+    images of height 1 with (1, k) kernels: x (N, C_in, L) is read as (N, C_in, 1, L).
+
+    Forward. x is first padded to x_pad by ``padding_mode`` (``scratchnet.nn.padding``: zeros,
+    or copies of x's own pixels for reflect / replicate / circular). Each output pixel is a dot
+    product of the kernel with one patch of x_pad:
+
+        y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C_in/G + c, h s + i d, w s + j d]
+
+    im2col lays every patch out as a column: X_col (N, G, K, P), with K = C_in/G kH kW patch
+    entries, ordered (channel, kernel row, kernel column) as W's are so that W_g and dW are plain
+    reshapes, and P = H_out W_out positions. With each kernel a row of W_g (G, C_out/G, K), the
+    whole layer is one matrix product per image n and group:
+
+        Y_n = W_g X_col_n + b                            (G, C_out/G, P),  y = Y reshaped
+
+    Backward, with g = dL/dy reshaped like Y. Y_n is linear in W_g, X_col_n and b, so as for Linear:
+
+        db       = sum_{n, p} g_n[:, p]                  (C_out,)           b is added at every n, p
+        dW_g     = sum_n g_n X_col_n^T                   (G, C_out/G, K)    W_g is shared by every n
+        dX_col_n = W_g^T g_n                             (N, G, K, P)
+        dx_pad   = col2im(dX_col)                        (N, C_in, Hp, Wp)
+        dx       = pad_backward(dx_pad)                  (N, C_in, H, W)
+
+    col2im is the adjoint of im2col: an input pixel read by several patches receives the sum of
+    their gradients; pad_backward is the adjoint of the padding: zeros drop the border's gradient,
+    the other modes add it onto the pixels the border copied.
+
+    Init (torch's kaiming_uniform_(a=sqrt(5))): W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    fan_in = C_in/G kH kW. padding: an int, a pair, 'valid' (none) or 'same' (stride 1 only),
+    which pads d (k - 1) in total, the odd one on the bottom/right, as torch does.
     """
 
     _axes = ()  # names of the spatial axes: ("L",) or ("H", "W")
@@ -173,23 +165,80 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
 
+    def forward(self, x):
+        self._check(x)
+        G, C_out = self.groups, self.out_channels
+        K = self.in_channels // G * math.prod(self.kernel_size)                # C_in/G kH kW
+        x_2d = self._as_batched_2d(x)                                           # (N, C_in, H, W), H = 1 for 1-D
+        x_pad = pad(x_2d, self._pads_2d, self._pad_mode)                        # (N, C_in, Hp, Wp)
+        patches = windows(x_pad, self._kernel_2d, self._stride_2d, self._dilation_2d)  # (N, C_in, H_out, W_out, kH, kW)
+        n, _, h_out, w_out = patches.shape[:4]
+        patches = patches.transpose(0, 1, 4, 5, 2, 3)                           # (N, C_in, kH, kW, H_out, W_out)
+        X_col = patches.reshape(n, G, K, h_out * w_out)                         # (N, G, K, P), im2col's one copy
+        W_g = self.weight.data.reshape(G, C_out // G, K)                        # (G, C_out/G, K)
+        Y = W_g @ X_col                                                         # Y_n = W_g X_col_n  (N, G, C_out/G, P)
+        y = Y.reshape(n, C_out, h_out, w_out)
+        if self.bias is not None:
+            y += self.bias.data[:, None, None]                                  # + b
+        y = self._restore_layout(y, batched=x.ndim == len(self._axes) + 2)
+        self._X_col, self._x_shape, self._x_2d_shape, self._x_pad_shape = X_col, x.shape, x_2d.shape, x_pad.shape
+        self._y_shape = y.shape
+        return y
+
+    def backward(self, grad_output):
+        check_grad_output(self, grad_output)
+        G, C_out, X_col = self.groups, self.out_channels, self._X_col
+        n, _, K, P = X_col.shape
+        g = self._as_batched_2d(grad_output)                                    # (N, C_out, H_out, W_out)
+        h_out, w_out = g.shape[2:]
+        g = g.reshape(n, G, C_out // G, P)                                      # (N, G, C_out/G, P)
+        W_g = self.weight.data.reshape(G, C_out // G, K)                        # (G, C_out/G, K)
+        if self.bias is not None:
+            db = g.sum(axis=(0, 3)).reshape(C_out)                              # sum_{n, p} g  (C_out,)
+            self.bias.accumulate_grad(db)
+        dW_g = (g @ X_col.swapaxes(-1, -2)).sum(axis=0)                         # sum_n g_n X_col_n^T  (G, C_out/G, K)
+        self.weight.accumulate_grad(dW_g.reshape(self.weight.shape))
+        dX_col = W_g.swapaxes(-1, -2) @ g                                       # W_g^T g_n  (N, G, K, P)
+        d_patches = dX_col.reshape(n, self.in_channels, *self._kernel_2d, h_out, w_out)
+        d_patches = d_patches.transpose(0, 1, 4, 5, 2, 3)                       # (N, C_in, H_out, W_out, kH, kW)
+        dx_pad = col2im(d_patches, self._x_pad_shape, self._stride_2d, self._dilation_2d)  # (N, C_in, Hp, Wp)
+        dx_2d = pad_backward(dx_pad, self._x_2d_shape, self._pads_2d, self._pad_mode)  # (N, C_in, H, W)
+        return dx_2d.reshape(self._x_shape)                                     # dx, in x's layout
+
+    # -- the layout around the math: 1-D and unbatched inputs as (N, C, H, W) and back ---------------
+
+    def _as_batched_2d(self, a):
+        """a (N, C, *spatial) or unbatched (C, *spatial) as (N, C, H, W), a view: N = 1 unbatched, H = 1 in 1-D."""
+        dims = len(self._axes)
+        n = a.shape[0] if a.ndim == dims + 2 else 1
+        return a.reshape(n, a.shape[-dims - 1], *(1,) * (2 - dims), *a.shape[-dims:])
+
+    def _restore_layout(self, a_2d, batched):
+        """Undo ``_as_batched_2d``: (N, C, H, W) -> (N, C, *spatial), or (C, *spatial) when not ``batched``."""
+        dims = len(self._axes)
+        leading = a_2d.shape[:2] if batched else a_2d.shape[1:2]
+        return a_2d.reshape(*leading, *a_2d.shape[4 - dims:])
+
+    # -- arguments and refusals -------------------------------------------------------------------
+
     def _reversed_padding(self):
         """torch's ``_reversed_padding_repeated_twice``: the sides in ``F.pad``'s order, last axis first.
 
         (left, right) for Conv1d, (left, right, top, bottom) for Conv2d. 'same' pads d (k - 1) in
         total on each axis, the odd one after (bottom/right), as torch does; 'valid' pads nothing.
         """
-        if self.padding == "valid":
+        if isinstance(self.padding, str) and self.padding == "valid":
             per_axis = [(0, 0) for _ in self._axes]
-        elif self.padding == "same":
-            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+        elif isinstance(self.padding, str):  # 'same'
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True)]
             per_axis = [(total // 2, total - total // 2) for total in totals]
         else:
             per_axis = [(p, p) for p in self.padding]
         return tuple(side for before_after in reversed(per_axis) for side in before_after)
 
     def _check(self, x):
-        """Refuse what torch refuses: dtype, shape, the padding mode's limits, an output size <= 0."""
+        """Refuse what torch refuses: dtype, shape, empty sizes, no output channels, the padding mode's
+        limits, an output size <= 0."""
         dims, axes = len(self._axes), ", ".join(self._axes)
         owner = f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
         check_float(x, f"{owner} input", self.weight.dtype)
@@ -197,56 +246,32 @@ class _ConvNd(Module):
             c = self.in_channels
             raise ValueError(f"{owner} expected input of shape (N, {c}, {axes}) or ({c}, {axes}), "
                              f"got {shape_str(x.shape)}")
+        if 0 in x.shape[-dims:]:
+            raise ValueError(f"{owner} takes an empty batch (N = 0) or C_in = 0, as torch does, but not an empty "
+                             f"({axes}): got input shape {shape_str(x.shape)}")
+        if self.out_channels == 0:
+            raise ValueError(f"{owner} cannot run without output channels: torch expects the weight to be at "
+                             f"least 1 at dimension 0, got weight of size {shape_str(self.weight.shape)}")
         lifted = (1,) * (2 - dims) + x.shape[-dims:]
         check_padding(lifted, self._pads_2d, self._pad_mode, owner, axes=("H", "L") if dims == 1 else ("H", "W"))
-        padded = padded_shape(lifted, self._pads_2d)[-dims:]
-        dilated = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
-        out = tuple((p - k) // s + 1 for p, k, s in zip(padded, dilated, self.stride))
+        left, right, top, bottom = self._pads_2d
+        out_2d = tuple(conv_output_size(size, k, s, d, before, after) for size, k, s, d, (before, after) in
+                       zip(lifted, self._kernel_2d, self._stride_2d, self._dilation_2d, ((top, bottom), (left, right)),
+                           strict=True))
+        out = out_2d[-dims:]
         if min(out) <= 0:
+            padded = padded_shape(lifted, self._pads_2d)[-dims:]
+            dilated = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
             raise ValueError(
                 f"{owner} input {shape_str(x.shape)} padded to ({axes}) = {shape_str(padded)} is smaller than the "
                 f"dilated kernel {shape_str(dilated)}: the output size would be {shape_str(out)} <= 0"
             )
 
-    def forward(self, x):
-        self._check(x)
-        dims, groups, c_out = len(self._axes), self.groups, self.out_channels
-        n = x.shape[0] if x.ndim == dims + 2 else 1                             # unbatched: a batch of one
-        x_2d = x.reshape(n, self.in_channels, *(1,) * (2 - dims), *x.shape[-dims:])  # (N, C_in, H, W), H = 1 for 1-D
-        x_pad = pad(x_2d, self._pads_2d, self._pad_mode)                        # (N, C_in, Hp, Wp)
-        patches = windows(x_pad, self._kernel_2d, self._stride_2d, self._dilation_2d)  # (N, C_in, H_out, W_out, kH, kW)
-        h_out, w_out = patches.shape[2:4]
-        patches = patches.transpose(0, 1, 4, 5, 2, 3)                           # (N, C_in, kH, kW, H_out, W_out)
-        X_col = patches.reshape(n, groups, -1, h_out * w_out)                   # (N, G, K, P), im2col's one copy
-        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
-        Y = W_g @ X_col                                                         # Y_n = W_g X_col_n  (N, G, C_out/G, P)
-        y = Y.reshape(n, c_out, h_out, w_out)
-        if self.bias is not None:
-            y += self.bias.data[:, None, None]                                  # + b
-        self._X_col, self._x_shape, self._x_2d_shape, self._x_pad_shape = X_col, x.shape, x_2d.shape, x_pad.shape
-        self._y_2d_shape = y.shape
-        return y.reshape(*x.shape[:-dims - 1], c_out, *y.shape[4 - dims:])     # back to x's layout
-
-    def backward(self, grad_output):
-        n, c_out, h_out, w_out = self._y_2d_shape
-        c_in, groups, X_col = self.in_channels, self.groups, self._X_col
-        g = grad_output.reshape(n, groups, c_out // groups, h_out * w_out)      # (N, G, C_out/G, P)
-        W_g = self.weight.data.reshape(groups, c_out // groups, -1)             # (G, C_out/G, K)
-        if self.bias is not None:
-            db = g.sum(axis=(0, 3)).reshape(c_out)                              # sum_{n, p} g  (C_out,)
-            self.bias.accumulate_grad(db)
-        dW_g = (g @ X_col.swapaxes(-1, -2)).sum(axis=0)                         # sum_n g_n X_col_n^T  (G, C_out/G, K)
-        self.weight.accumulate_grad(dW_g.reshape(self.weight.shape))
-        dX_col = W_g.swapaxes(-1, -2) @ g                                       # W_g^T g_n  (N, G, K, P)
-        d_patches = dX_col.reshape(n, c_in, *self._kernel_2d, h_out, w_out)
-        d_patches = d_patches.transpose(0, 1, 4, 5, 2, 3)                       # (N, C_in, H_out, W_out, kH, kW)
-        dx_pad = col2im(d_patches, self._x_pad_shape, self._stride_2d, self._dilation_2d)  # (N, C_in, Hp, Wp)
-        dx_2d = pad_backward(dx_pad, self._x_2d_shape, self._pads_2d, self._pad_mode)    # (N, C_in, H, W)
-        return dx_2d.reshape(self._x_shape)                                     # dx, in x's layout
-
     def extra_repr(self):
         parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"]
-        if self.padding != (0,) * len(self.padding):                            # torch prints 'same' as same
+        if isinstance(self.padding, str):                                       # torch prints 'same' as same
+            parts.append(f"padding={self.padding}")
+        elif any(self.padding):
             parts.append(f"padding={self.padding}")
         if self.dilation != (1,) * len(self.dilation):
             parts.append(f"dilation={self.dilation}")
@@ -260,41 +285,8 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    r"""2-D cross-correlation over (N, C_in, H, W) or (C_in, H, W) images, as ``torch.nn.Conv2d``.
-
-    Shapes: x (N, C_in, H, W), W (C_out, C_in/G, kH, kW), b (C_out,), y (N, C_out, H_out, W_out),
-    with G groups, H_out = floor((H + pad_top + pad_bottom - d (kH - 1) - 1) / s) + 1 (W_out alike).
-    An unbatched x (C_in, H, W) is a batch of one: y (C_out, H_out, W_out).
-
-    Forward. x is first padded to x_pad by ``padding_mode`` (``scratchnet.nn.padding``: zeros,
-    or copies of x's own pixels for reflect / replicate / circular). Each output pixel is a dot
-    product of the kernel with one patch of x_pad:
-
-        y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C_in/G + c, h s + i d, w s + j d]
-
-    im2col lays every patch out as a column: X_col (N, G, K, P), with K = C_in/G kH kW patch
-    entries, ordered (channel, kernel row, kernel column) as W's are so that W_g and dW are plain
-    reshapes, and P = H_out W_out positions. With each kernel a row of W_g (G, C_out/G, K), the
-    whole layer is one matrix product per image n and group:
-
-        Y_n = W_g X_col_n + b                            (G, C_out/G, P),  y = Y reshaped
-
-    Backward, with g = dL/dy reshaped like Y. Y_n is linear in W_g, X_col_n and b, so as for Linear:
-
-        db       = sum_{n, p} g_n[:, p]                  (C_out,)           b is added at every n, p
-        dW_g     = sum_n g_n X_col_n^T                   (G, C_out/G, K)    W_g is shared by every n
-        dX_col_n = W_g^T g_n                             (N, G, K, P)
-        dx_pad   = col2im(dX_col)                        (N, C_in, Hp, Wp)
-        dx       = pad_backward(dx_pad)                  (N, C_in, H, W)
-
-    col2im is the adjoint of im2col: an input pixel read by several patches receives the sum of
-    their gradients; pad_backward is the adjoint of the padding: zeros drop the border's gradient,
-    the other modes add it onto the pixels the border copied.
-
-    Init (torch's kaiming_uniform_(a=sqrt(5))): W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-    fan_in = C_in/G kH kW. padding: an int, a pair, 'valid' (none) or 'same' (stride 1 only),
-    which pads d (k - 1) in total, the odd one on the bottom/right, as torch does.
-    """
+    __doc__ = "2-D cross-correlation over (N, C_in, H, W) or (C_in, H, W) images, as ``torch.nn.Conv2d``.\n\n    " \
+        + _ConvNd.__doc__.split("\n", 2)[2].lstrip()
 
     _axes = ("H", "W")
 
@@ -313,7 +305,7 @@ class Conv1d(_ConvNd):
         y[n, o, l] = b[o] + sum_{c, i} W[o, c, i] x_pad[n, g(o) C_in/G + c, l s + i d]
 
     which is Conv2d's equation on images of height 1 with (1, k) kernels, and is computed as such:
-    the same im2col, forward, backward and ``padding_mode``s (see Conv2d). Same arguments, init
+    the same im2col, forward, backward and ``padding_mode``s (see ``_ConvNd``). Same arguments, init
     (fan_in = C_in/G k) and refusals as Conv2d, with ints or 1-tuples.
     """
 

@@ -20,6 +20,7 @@ all go through ``pad`` / ``pad_backward``; ``check_padding`` holds torch's refus
 import numpy as np
 
 from scratchnet._checks import check_float, shape_str
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module
 
 # The input coordinate a padded coordinate t copies, for an axis of size n.
@@ -157,10 +158,12 @@ class ConstantPad2d(Module):
 
     def forward(self, x):
         self._check(x)
-        self._input_shape = x.shape
-        return pad(x, self.padding, "constant", self.value)
+        y = pad(x, self.padding, "constant", self.value)
+        self._input_shape, self._y_shape = x.shape, y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         return pad_backward(grad_output, self._input_shape, self.padding, "constant")
 
     def extra_repr(self):

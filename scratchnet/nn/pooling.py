@@ -16,12 +16,15 @@ window read padding alone (see ``_MaxPool``).
 """
 
 import functools
+import math
 
 import numpy as np
 
 from scratchnet._checks import check_array, check_float, shape_str
-from scratchnet.nn.conv import col2im, crop_hw, pad_hw, pair, windows
+from scratchnet.nn.backward_checks import check_grad_output
+from scratchnet.nn.conv import col2im, pair, windows
 from scratchnet.nn.module import Module, read_only
+from scratchnet.nn.padding import pad, pad_backward, padded_shape
 
 
 def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -170,11 +173,12 @@ class _Pool(Module):
         return x4, out
 
     def _pads(self, x4, out):
-        """(top, bottom, left, right): p on each side, and in ceil mode what the last window runs past that."""
+        """(left, right, top, bottom), as ``padding.pad`` takes them: p on each side, and in ceil mode what the
+        last window runs past that."""
         extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p)) for size, o, k, s, p, d in
-                 zip(x4.shape[2:], out, self._kernel, self._stride, self._padding, self._dilation)]
+                 zip(x4.shape[2:], out, self._kernel, self._stride, self._padding, self._dilation, strict=True)]
         (ph, pw) = self._padding
-        return (ph, ph + extra[0], pw, pw + extra[1])
+        return (pw, pw + extra[1], ph, ph + extra[0])
 
     def _unbatch(self, y4, x):
         """y4 (N, C, H_out, W_out) in the input's layout: without N for an unbatched x, without H for 1-D."""
@@ -215,16 +219,19 @@ class _MaxPool(_Pool):
     def forward(self, x):
         x4, (h_out, w_out) = self._check(x)                           # (N, C, H, W)
         pads = self._pads(x4, (h_out, w_out))
-        patches = windows(pad_hw(x4, pads, -np.inf), self._kernel, self._stride, self._dilation)
+        patches = windows(pad(x4, pads, value=-np.inf), self._kernel, self._stride, self._dilation)
+        (left, _, top, _) = pads
         starts, offsets, k_first, self._reads_input = window_geometry(
-            x4.shape[2:], (h_out, w_out), pads[::2], self._kernel, self._stride, self._dilation)
+            x4.shape[2:], (h_out, w_out), (top, left), self._kernel, self._stride, self._dilation)
         y, k_star = max_scan(offset_slabs(patches), k_first)
         indices = starts + np.take(offsets, k_star)                   # (h s - p) W + (w s - p) + (i* d W + j* d)
         self._indices, self._x_shape, self._x4_shape = indices, x.shape, x4.shape
         y, indices = self._unbatch(y, x), read_only(self._unbatch(indices, x))  # backward reads them again
+        self._y_shape = y.shape
         return (y, indices) if self.return_indices else y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         g = grad_output.reshape(self._indices.shape)                  # (N, C, H_out, W_out)
         h, w = self._x4_shape[2:]
         dx = scatter_add_planes(g, self._indices, h * w, where=self._reads_input)  # dx[n, c, indices] += g
@@ -283,21 +290,22 @@ class _AvgPool(_Pool):
     def forward(self, x):
         x4, out = self._check(x)                                      # (N, C, H, W)
         pads = self._pads(x4, out)
-        patches = windows(pad_hw(x4, pads, 0.0), self._kernel, self._stride, (1, 1))  # (N, C, H_out, W_out, kH, kW)
+        patches = windows(pad(x4, pads), self._kernel, self._stride, (1, 1))  # (N, C, H_out, W_out, kH, kW)
         D = self._divisor(x4.shape[2:], out).astype(x.dtype)          # (H_out, W_out)
         y = patches.sum(axis=(-2, -1)) / D
         self._D, self._applied_pads, self._x_shape, self._x4_shape = D, pads, x.shape, x4.shape
-        return self._unbatch(y, x)
+        y = self._unbatch(y, x)
+        self._y_shape = y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         g = grad_output.reshape(*self._x4_shape[:2], *self._D.shape)  # (N, C, H_out, W_out)
         kh, kw = self._kernel
         share = g / self._D                                           # g / D, the same for every (i, j) of a window
         d_patches = np.broadcast_to(share[..., None, None], (*share.shape, kh, kw))
-        n, c, h, w = self._x4_shape
-        top, bottom, left, right = self._applied_pads
-        dx_pad = col2im(d_patches, (n, c, h + top + bottom, w + left + right), self._stride, (1, 1))
-        return crop_hw(dx_pad, self._applied_pads).reshape(self._x_shape)
+        dx_pad = col2im(d_patches, padded_shape(self._x4_shape, self._applied_pads), self._stride, (1, 1))
+        return pad_backward(dx_pad, self._x4_shape, self._applied_pads).reshape(self._x_shape)  # the border dropped
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -412,15 +420,20 @@ class MaxUnpool2d(Module):
 
     def forward(self, x, indices, output_size=None):
         x4, indices4, (h, w) = self._check(x, indices, output_size)    # (N, C, H_in, W_in)
-        n, c = x4.shape[:2]
+        n, c, h_in, w_in = x4.shape
         y = np.zeros((n, c, h * w), dtype=x.dtype)
         if h * w:
-            np.put_along_axis(y, indices4.reshape(n, c, -1), x4.reshape(n, c, -1), axis=2)  # y[n, c, idx] = x
-        self._indices, self._x_shape = indices4.reshape(n, c, -1), x.shape
-        return y.reshape(*x.shape[:-2], h, w)
+            positions, values = indices4.reshape(n, c, h_in * w_in), x4.reshape(n, c, h_in * w_in)
+            np.put_along_axis(y, positions, values, axis=2)             # y[n, c, indices] = x
+        self._indices, self._x_shape = indices4.reshape(n, c, h_in * w_in), x.shape
+        y = y.reshape(*x.shape[:-2], h, w)
+        self._y_shape = y.shape
+        return y
 
     def backward(self, grad_output):
-        g = grad_output.reshape(self._indices.shape[0], self._indices.shape[1], -1)  # (N, C, H W)
+        check_grad_output(self, grad_output)
+        n, c = self._indices.shape[:2]
+        g = grad_output.reshape(n, c, math.prod(grad_output.shape[-2:]))  # (N, C, H W)
         if g.shape[2] == 0:
             return np.zeros(self._x_shape, dtype=grad_output.dtype)
         dx = np.take_along_axis(g, self._indices, axis=2)              # dx = g[n, c, indices]

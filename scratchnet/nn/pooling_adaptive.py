@@ -13,6 +13,7 @@ windows of one entry (the identity). ``output_size`` may be larger than L; for t
 import numpy as np
 
 from scratchnet._checks import check_float, shape_str
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module, read_only
 from scratchnet.nn.pooling import check_flag, max_scan, scatter_add_planes
 
@@ -75,10 +76,12 @@ class AdaptiveAvgPool1d(Module):
     def forward(self, x):
         x3 = check_pool_input(x, 1, "AdaptiveAvgPool1d", empty_channels=True)              # (N, C, L)
         A = averaging_matrix(x3.shape[2], self._out, x.dtype)         # (L_out, L)
-        self._A = A
-        return x @ A.T
+        y = x @ A.T
+        self._A, self._y_shape = A, y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         return grad_output @ self._A                                  # dx = g A
 
     def extra_repr(self):
@@ -105,10 +108,12 @@ class AdaptiveAvgPool2d(Module):
         h_out, w_out = (size if out is None else out for out, size in zip(self._out, x4.shape[2:]))
         A_h = averaging_matrix(x4.shape[2], h_out, x.dtype)           # (H_out, H)
         A_w = averaging_matrix(x4.shape[3], w_out, x.dtype)           # (W_out, W)
-        self._A_h, self._A_w = A_h, A_w
-        return A_h @ x @ A_w.T
+        y = A_h @ x @ A_w.T
+        self._A_h, self._A_w, self._y_shape = A_h, A_w, y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         return self._A_h.T @ grad_output @ self._A_w                  # dx = A_h^T g A_w
 
     def extra_repr(self):
@@ -151,9 +156,11 @@ class AdaptiveMaxPool2d(Module):
                 indices[:, :, i, j] = (top + row) * width + left + col
         self._indices, self._x_shape = indices, x.shape
         unbatch = (lambda a: a[0]) if x.ndim == 3 else (lambda a: a)
+        self._y_shape = unbatch(y).shape
         return (unbatch(y), read_only(unbatch(indices))) if self.return_indices else unbatch(y)  # backward reads them
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         g = grad_output.reshape(self._indices.shape)                              # (N, C, H_out, W_out)
         dx = scatter_add_planes(g, self._indices, self._x_shape[-2] * self._x_shape[-1])  # dx[n, c, indices] += g
         return dx.reshape(self._x_shape)
