@@ -132,10 +132,14 @@ def test_gradcheck_sees_the_batch_statistics_paths():
 
 def test_bad_input_names_the_shapes():
     bn = BatchNorm2d(3, dtype=np.float64)
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\) expected a 4-D input \(N, 3, H, W\), got \(2, 4, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\) expected a 4-D input \(N, 3, H, W\) with C = 3 channels "
+                                         r"at dim 1, got \(2, 4, 5, 5\)"):
         bn(np.zeros((2, 4, 5, 5)))
-    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, 3, H, W\), got \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, 3, H, W\), got a 2-D input \(2, 3\)"):
         bn(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(4\) expected a 2-D or 3-D input \(N, 4\) or \(N, 4, L\), "
+                                         r"got a 1-D input \(4,\)"):
+        BatchNorm1d(4, dtype=np.float64)(np.zeros(4))
     with pytest.raises(ValueError, match=r"more than 1 value per channel when training, got input \(1, 3, 1, 1\)"):
         bn(np.zeros((1, 3, 1, 1)))
     assert int(bn.num_batches_tracked) == 0  # nothing changed
@@ -195,7 +199,7 @@ def test_batchnorm1d_on_features_is_batchnorm2d_on_1x1_images(n, c, training, se
     np.testing.assert_allclose(one.backward(g), two.backward(g[:, :, None, None])[:, :, 0, 0], rtol=1e-13, atol=1e-13)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         np.testing.assert_allclose(getattr(one, name), getattr(two, name), rtol=1e-13)
-    for a, b in zip(one.parameters(), two.parameters()):
+    for a, b in zip(one.parameters(), two.parameters(), strict=True):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-13, atol=1e-13)
 
 
@@ -292,3 +296,41 @@ def test_batchnorm1d_gradcheck(shape):
     bn.bias.data[:] = rng.standard_normal(3)
     assert gradcheck(bn, rng.standard_normal(shape)) == []
     assert gradcheck(bn.eval(), rng.standard_normal(shape)) == []
+
+
+@pytest.mark.parametrize("name,shape", [("BatchNorm2d", (2, 3, 2, 2)), ("BatchNorm1d", (4, 3)), ("BatchNorm1d", (4, 3, 2))])
+@pytest.mark.parametrize("training", [True, False])
+def test_backward_checks_grad_output(name, shape, training):
+    layer = CLASSES[name][0](3, dtype=np.float64).train(training)
+    with pytest.raises(RuntimeError, match=rf"{name}.backward was called before forward: run forward first"):
+        layer.backward(np.ones(shape))
+    layer(np.random.default_rng(0).standard_normal(shape))
+    for bad in [(1,) + shape[1:], shape[:-1] + (1,), shape[1:]]:  # the first two would broadcast
+        with pytest.raises(ValueError, match=rf"{name}.backward expected grad_output of the output's shape "
+                                             rf"\({', '.join(map(str, shape))}\), got"):
+            layer.backward(np.ones(bad))
+    assert layer.weight.grad is None and layer.bias.grad is None  # refused before anything accumulated
+    assert layer.backward(np.ones(shape)).shape == shape
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_running_statistics_stay_registered_buffers_after_updates(momentum):
+    """The update assigns new arrays (running_mean = (1 - a) running_mean + a mu): Module routes them
+    into the buffer registry, so state_dict, load_state_dict and dtype casts keep seeing them."""
+    rng = np.random.default_rng(0)
+    layer, twin = twins(3, momentum=momentum)
+    for _ in range(3):
+        x = rng.standard_normal((4, 3, 2, 2))
+        layer(x), twin(torch.tensor(x))
+    assert "running_mean" not in vars(layer) and "running_var" not in vars(layer)
+    assert layer._buffers["running_mean"] is layer.running_mean and layer._buffers["running_var"] is layer.running_var
+    state = layer.state_dict()
+    assert list(state) == list(twin.state_dict())
+    np.testing.assert_array_equal(state["running_mean"], layer.running_mean)
+    assert int(state["num_batches_tracked"]) == int(twin.num_batches_tracked) == 3
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(state[key], twin.state_dict()[key].numpy(), rtol=1e-12)
+    fresh = BatchNorm2d(3, momentum=momentum, dtype=np.float64)
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh.running_var, layer.running_var)
+    assert layer.float().running_mean.dtype == np.float32 and layer.num_batches_tracked.dtype == np.int64

@@ -1,5 +1,7 @@
 """LayerNorm against torch.nn.LayerNorm: any trailing shape, the affine options, gradients, bad input."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +164,17 @@ def test_bad_input_names_the_shapes():
 def test_bad_normalized_shape(value):
     with pytest.raises(ValueError, match="positive integer or a non-empty tuple"):
         LayerNorm(value)
+
+
+def test_backward_checks_grad_output():
+    """A (1, D) grad_output against a (4, D) output used to broadcast into a wrong dgamma."""
+    layer = LayerNorm(5, dtype=np.float64)
+    with pytest.raises(RuntimeError, match="LayerNorm.backward was called before forward: run forward first"):
+        layer.backward(np.ones((4, 5)))
+    layer(np.random.default_rng(0).standard_normal((4, 5)))
+    for bad in [(1, 5), (4, 1), (5,), (2, 4, 5)]:
+        with pytest.raises(ValueError, match=r"LayerNorm.backward expected grad_output of the output's shape "
+                                             rf"\(4, 5\), got {re.escape(str(bad))}"):
+            layer.backward(np.ones(bad))
+    assert layer.weight.grad is None and layer.bias.grad is None
+    assert layer.backward(np.ones((4, 5))).shape == (4, 5)

@@ -17,7 +17,7 @@ DTYPES = st.sampled_from([np.float64, np.float32])
 
 def _twins(rng, shapes, dtypes):
     """Parameters with the same random values on both sides."""
-    values = [np.asarray(rng.standard_normal(shape), dtype=dtype) for shape, dtype in zip(shapes, dtypes)]
+    values = [np.asarray(rng.standard_normal(shape), dtype=dtype) for shape, dtype in zip(shapes, dtypes, strict=True)]
     return ([Parameter(value.copy()) for value in values],
             [torch.nn.Parameter(torch.tensor(value.copy())) for value in values])
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hypothesis_profiles import examples
 from parity import check_module
+from parity.tolerances import Tolerance
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
 from scratchnet.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
@@ -77,7 +78,7 @@ def test_one_channel_per_group_is_instance_norm_with_affine(n, c, positions, see
     g = rng.standard_normal(x.shape)
     np.testing.assert_allclose(group(x), instance(x), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(group.backward(g), instance.backward(g), rtol=1e-12, atol=1e-12)
-    for a, b in zip(group.parameters(), instance.parameters()):
+    for a, b in zip(group.parameters(), instance.parameters(), strict=True):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=1e-12)
 
 
@@ -161,12 +162,23 @@ def test_channels_are_free_without_affine_when_groups_divide_them():
         scratch(np.zeros((2, 5, 3)))
 
 
-@pytest.mark.parametrize("shape", [(4,), (2, 6), (2, 3, 5)])
-def test_wrong_input_is_refused(shape):
+@pytest.mark.parametrize("shape", [(2, 6), (2, 3, 5)])
+def test_wrong_channels_are_refused(shape):
     scratch, twin = twins(2, 4)
     with pytest.raises(RuntimeError):
         twin(torch.zeros(shape, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"GroupNorm\(2, 4\) expected an input \(N, C, \*\) with C = 4"):
+        scratch(np.zeros(shape))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(4,), ()])
+def test_fewer_than_2_dimensions_are_refused_as_a_rank_problem(shape, affine):
+    scratch, twin = twins(2, 4, affine=affine)
+    with pytest.raises(RuntimeError, match="Expected at least 2 dimensions"):
+        twin(torch.zeros(shape, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"GroupNorm\(2, 4\) expected an input \(N, C, \*\) with at least 2 "
+                                         rf"dimensions, got a {len(shape)}-D input \({'4,' if shape else ''}\)$"):
         scratch(np.zeros(shape))
 
 
@@ -197,3 +209,61 @@ def test_dtype_is_checked():
     with pytest.raises(TypeError, match=r"GroupNorm input has dtype float32 but the parameters are float64"):
         GroupNorm(2, 4, dtype=np.float64)(np.zeros((2, 4), np.float32))
     assert GroupNorm(2, 4, affine=False, dtype=np.float64)(np.ones((2, 4), np.float32)).dtype == np.float32
+
+
+# -- a large offset and a small spread: the conditioning of x - mu ------------------------------
+
+# x = 1000 + 0.01 z: x - mu cancels about log10(1000 / 0.01) = 5 of float64's 16 digits, on both sides
+# and differently (their sums run in different orders), so they agree to ~eps * cond = 2e-16 * 1e5 in
+# x_hat, and 100x that in dx (times 1 / sqrt(var) = 100). The tolerance is 50x that bound; a one-pass
+# variance E[x^2] - mu^2 cancels eps * 1e6 / 1e-4 ~ 1e-6 of var instead and fails it (tested below).
+OFFSET, SPREAD = 1000.0, 0.01
+CONDITIONED = Tolerance(atol=50 * np.finfo(np.float64).eps * OFFSET / SPREAD ** 2, rtol=1e-10)
+
+
+def offset_groups(rng, shape):
+    return OFFSET + SPREAD * rng.standard_normal(shape)
+
+
+def exact_x_hat(x, num_groups):
+    """x_hat per (n, group) in extended precision (numpy's longdouble), eps 1e-5 included."""
+    rows = x.astype(np.longdouble).reshape(x.shape[0], num_groups, -1)
+    mu = rows.mean(axis=2, keepdims=True)
+    var = ((rows - mu) ** 2).mean(axis=2, keepdims=True)
+    return ((rows - mu) / np.sqrt(var + np.longdouble(1e-5))).reshape(x.shape)
+
+
+@pytest.mark.parametrize("num_groups,shape", [(2, (3, 4, 5, 5)), (1, (2, 3, 40)), (4, (2, 4, 7))])
+def test_large_offset_small_spread_matches_torch_in_float64(num_groups, shape):
+    rng = np.random.default_rng(21)
+    scratch, twin = twins(num_groups, shape[1])
+    randomise_affine(twin, rng)
+    x = offset_groups(rng, shape)
+    check_module(scratch, twin, x, tolerance=CONDITIONED).assert_passed()
+    bare = GroupNorm(num_groups, shape[1], affine=False, dtype=np.float64)
+    np.testing.assert_allclose(bare(x), exact_x_hat(x, num_groups).astype(np.float64), rtol=0,
+                               atol=50 * np.finfo(np.float64).eps * OFFSET / SPREAD)
+
+
+def test_the_conditioned_tolerance_fails_a_one_pass_variance(monkeypatch):
+    import scratchnet.nn.normalization as normalization
+
+    def one_pass(x, axes):
+        mu = x.mean(axis=axes, keepdims=True)
+        return mu, (x * x).mean(axis=axes, keepdims=True) - mu * mu  # E[x^2] - mu^2: cancels ~10 digits
+
+    monkeypatch.setattr(normalization, "mean_and_var", one_pass)
+    scratch, twin = twins(2, 4)
+    report = check_module(scratch, twin, offset_groups(np.random.default_rng(21), (3, 4, 5, 5)), tolerance=CONDITIONED)
+    assert not report.passed
+
+
+def test_backward_checks_grad_output():
+    layer = GroupNorm(2, 4, dtype=np.float64)
+    with pytest.raises(RuntimeError, match="GroupNorm.backward was called before forward"):
+        layer.backward(np.ones((2, 4, 3)))
+    layer(np.random.default_rng(0).standard_normal((2, 4, 3)))
+    with pytest.raises(ValueError, match=r"GroupNorm.backward expected grad_output of the output's shape \(2, 4, 3\), "
+                                         r"got \(1, 4, 3\)"):
+        layer.backward(np.ones((1, 4, 3)))  # would broadcast into a wrong dgamma
+    assert layer.weight.grad is None  # refused before anything accumulated

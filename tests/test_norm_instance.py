@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hypothesis_profiles import examples
 from parity import check_module
+from parity.tolerances import Tolerance
 from parity.transfer import torch_dtype
 from scratchnet.gradcheck import gradcheck
 from scratchnet.nn.normalization import InstanceNorm1d, InstanceNorm2d
@@ -232,3 +233,46 @@ def test_dtype_is_checked_against_parameters_only():
 def test_bad_num_features(value):
     with pytest.raises(ValueError, match="positive integer num_features"):
         InstanceNorm1d(value)
+
+
+# -- a large offset and a small spread: the conditioning of x - mu ------------------------------
+
+# x = 1000 + 0.01 z: x - mu cancels about log10(1000 / 0.01) = 5 of float64's 16 digits, on both sides
+# and differently, so they agree to ~eps * cond = 2e-16 * 1e5 in x_hat and 100x that in dx (times
+# 1 / sqrt(var) = 100); the tolerance is 50x that bound (tests/test_norm_group.py shows a one-pass
+# variance failing it). float32 is left out: there cond * eps = 1e5 * 1.2e-7 ~ 1e-2, no test at all.
+OFFSET, SPREAD = 1000.0, 0.01
+CONDITIONED = Tolerance(atol=50 * np.finfo(np.float64).eps * OFFSET / SPREAD ** 2, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name,shape", [("InstanceNorm1d", (2, 3, 50)), ("InstanceNorm1d", (3, 40)),
+                                        ("InstanceNorm2d", (2, 3, 6, 6)), ("InstanceNorm2d", (3, 5, 7))])
+@pytest.mark.parametrize("affine,track", [(False, False), (True, True)])
+def test_large_offset_small_spread_matches_torch_in_float64(name, shape, affine, track):
+    rng = np.random.default_rng(22)
+    scratch, twin = twins(name, 3, affine=affine, track_running_stats=track)
+    randomise(twin, rng)
+    x = OFFSET + SPREAD * rng.standard_normal(shape)
+    check_module(scratch, twin, x, tolerance=CONDITIONED).assert_passed()  # training: instance statistics
+    spatial = CLASSES[name][2]
+    rows = x.astype(np.longdouble).reshape(*shape[:-spatial], -1)  # each instance's positions, exactly
+    mu = rows.mean(axis=-1, keepdims=True)
+    x_hat = (rows - mu) / np.sqrt(((rows - mu) ** 2).mean(axis=-1, keepdims=True) + np.longdouble(1e-5))
+    bare = CLASSES[name][0](3, dtype=np.float64)
+    np.testing.assert_allclose(bare(x), x_hat.reshape(shape).astype(np.float64), rtol=0,
+                               atol=50 * np.finfo(np.float64).eps * OFFSET / SPREAD)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (3, 5)])
+@pytest.mark.parametrize("training", [True, False])
+def test_backward_checks_grad_output(shape, training):
+    layer = InstanceNorm1d(3, affine=True, track_running_stats=True, dtype=np.float64).train(training)
+    with pytest.raises(RuntimeError, match="InstanceNorm1d.backward was called before forward"):
+        layer.backward(np.ones(shape))
+    layer(np.random.default_rng(0).standard_normal(shape))
+    bad = (1,) + shape[1:] if len(shape) == 3 else (3, 1)  # both would broadcast
+    with pytest.raises(ValueError, match=rf"InstanceNorm1d.backward expected grad_output of the output's shape "
+                                         rf"\({', '.join(map(str, shape))}\), got"):
+        layer.backward(np.ones(bad))
+    assert layer.weight.grad is None
+    assert layer.backward(np.ones(shape)).shape == shape

@@ -24,6 +24,7 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
+from scratchnet.nn._grad_output import check_grad_output
 from scratchnet.nn.module import Module, Parameter
 
 
@@ -186,9 +187,13 @@ class _BatchNorm(_NormBase):
     def _check(self, x, use_batch_stats):
         name, c = type(self).__name__, self.num_features
         check_float(x, f"{name} input", self._dtype())
+        if x.ndim not in self._ndims:
+            raise ValueError(f"{name}({c}) expected {self._form.format(c=c)}, got a {x.ndim}-D input "
+                             f"{shape_str(x.shape)}")
         # without gamma, beta or running statistics num_features is unused: torch takes any C then
-        if x.ndim not in self._ndims or (x.shape[1] != c and (self.affine or self.track_running_stats)):
-            raise ValueError(f"{name}({c}) expected {self._form.format(c=c)}, got {shape_str(x.shape)}")
+        if x.shape[1] != c and (self.affine or self.track_running_stats):
+            raise ValueError(f"{name}({c}) expected {self._form.format(c=c)} with C = {c} channels at dim 1, "
+                             f"got {shape_str(x.shape)}")
         if use_batch_stats and _values_per_channel(x) == 1:  # also in eval without running stats, as torch
             raise ValueError(f"{name} expected more than 1 value per channel when training, "
                              f"got input {shape_str(x.shape)}")
@@ -209,7 +214,7 @@ class _BatchNorm(_NormBase):
             mu, var = _as_channels(self.running_mean, x.ndim), _as_channels(self.running_var, x.ndim)
         x_hat, inv_std = standardize(x, mu, var, self.eps)
         self._x_hat, self._inv_std, self._axes = x_hat, inv_std, axes
-        self._used_batch_stats = use_batch_stats
+        self._used_batch_stats, self._output_shape = use_batch_stats, x.shape
         return self._affine(x_hat)
 
     def _update_running_stats(self, mu, var, count):
@@ -218,12 +223,11 @@ class _BatchNorm(_NormBase):
             return  # an empty batch: counted, nothing to average (torch)
         a = 1.0 / float(self.num_batches_tracked) if self.momentum is None else float(self.momentum)
         unbiased_var = var * (count / (count - 1))
-        self.running_mean *= 1.0 - a
-        self.running_mean += a * mu
-        self.running_var *= 1.0 - a
-        self.running_var += a * unbiased_var
+        self.running_mean = (1.0 - a) * self.running_mean + a * mu
+        self.running_var = (1.0 - a) * self.running_var + a * unbiased_var
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         grad_x_hat = self._affine_backward(grad_output, self._x_hat)
         if not self._used_batch_stats:
             return grad_x_hat * self._inv_std
@@ -281,7 +285,8 @@ class _InstanceNorm(_NormBase):
         name, c = type(self).__name__, self.num_features
         check_float(x, f"{name} input", self._dtype())
         if x.ndim not in (self._spatial + 1, self._spatial + 2):
-            raise ValueError(f"{name}({c}) expected {self._form.format(c=c)}, got {shape_str(x.shape)}")
+            raise ValueError(f"{name}({c}) expected {self._form.format(c=c)}, got a {x.ndim}-D input "
+                             f"{shape_str(x.shape)}")
         channel_axis = x.ndim - self._spatial - 1
         if x.shape[channel_axis] != c:
             if self.affine or self.track_running_stats:
@@ -300,6 +305,7 @@ class _InstanceNorm(_NormBase):
     def forward(self, x):
         use_instance_stats = self.training or not self.track_running_stats
         self._check(x, use_instance_stats)
+        self._output_shape = x.shape
         self._unbatched = x.ndim == self._spatial + 1
         if self._unbatched:
             x = x[None]
@@ -324,12 +330,11 @@ class _InstanceNorm(_NormBase):
         a = 0.0 if self.momentum is None else float(self.momentum)
         mean_mu = mu.mean(axis=0).ravel()                                 # mean_n(mu_nc), (C,)
         mean_unbiased_var = (var * (count / (count - 1))).mean(axis=0).ravel()
-        self.running_mean *= 1.0 - a
-        self.running_mean += a * mean_mu
-        self.running_var *= 1.0 - a
-        self.running_var += a * mean_unbiased_var
+        self.running_mean = (1.0 - a) * self.running_mean + a * mean_mu
+        self.running_var = (1.0 - a) * self.running_var + a * mean_unbiased_var
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         if self._unbatched:
             grad_output = grad_output[None]
         grad_x_hat = self._affine_backward(grad_output, self._x_hat)
@@ -388,8 +393,11 @@ class GroupNorm(_ChannelAffine):
     def _check(self, x):
         check_float(x, "GroupNorm input", self.weight.dtype if self.weight is not None else None)
         G, C = self.num_groups, self.num_channels
+        if x.ndim < 2:
+            raise ValueError(f"GroupNorm({G}, {C}) expected an input (N, C, *) with at least 2 dimensions, "
+                             f"got a {x.ndim}-D input {shape_str(x.shape)}")
         # without gamma and beta num_channels is unused: torch takes any C that G divides
-        if x.ndim < 2 or (x.shape[1] != C if self.affine else x.shape[1] % G != 0):
+        if (x.shape[1] != C) if self.affine else (x.shape[1] % G != 0):
             expected = f"C = {C}" if self.affine else f"C divisible by {G}"
             raise ValueError(f"GroupNorm({G}, {C}) expected an input (N, C, *) with {expected}, "
                              f"got {shape_str(x.shape)}")
@@ -405,9 +413,11 @@ class GroupNorm(_ChannelAffine):
         rows_hat, inv_std = standardize(rows, mu, var, self.eps)
         x_hat = rows_hat.reshape(x.shape)
         self._x_hat, self._rows_hat, self._inv_std = x_hat, rows_hat, inv_std
+        self._output_shape = x.shape
         return self._affine(x_hat)
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         grad_x_hat = self._affine_backward(grad_output, self._x_hat)
         grad_rows_hat = grad_x_hat.reshape(self._rows_hat.shape)
         return standardize_backward(grad_rows_hat, self._rows_hat, self._inv_std, (2,)).reshape(grad_output.shape)
@@ -465,14 +475,16 @@ class LayerNorm(Module):
         mu, var = mean_and_var(x, axes)
         x_hat, inv_std = standardize(x, mu, var, self.eps)
         self._x_hat, self._inv_std, self._axes = x_hat, inv_std, axes
+        self._output_shape = x.shape
         if self.weight is None:
             return x_hat
         y = x_hat * self.weight.data
         if self.bias is not None:
-            y += self.bias.data
+            y = y + self.bias.data
         return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)
         x_hat, inv_std, axes = self._x_hat, self._inv_std, self._axes
         batch_axes = tuple(range(grad_output.ndim - len(axes)))  # the parameters' sums run over these
         if self.weight is None:
