@@ -56,8 +56,9 @@ from scratchnet.nn.transformer import generate_square_subsequent_mask
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_EXAMPLES = 2500  # 57 s on one thread of a 2-core machine (~23 ms an example; a transformer example costs
-# ~10 others and is drawn 1 in 10); measured beside the former 3000 without transformers, which took 69 s then
+DEFAULT_EXAMPLES = 2500  # 62.5 s (user 52 s) on one thread of a 2-core machine shared with other jobs, ~25 ms an
+# example: a transformer example costs ~10 others and is drawn 1 in 16 (the same 2500 took 57 s before the layer
+# families, the new losses and optimizers)
 DEFAULT_DURATION = "about a minute on one thread of a 2-core machine"
 TEST_SAMPLES = 4
 
@@ -730,7 +731,7 @@ ARCHITECTURES = {
                                 classes=(TransformerClassifier, TorchTransformerClassifier),
                                 sample_shape=lambda config: (config["seq_len"], config["input_size"]),
                                 dtypes=("float64",), learning_rates={"float64": [0.001]}, l2_decay=False,
-                                share=1),  # 1 example in 10: one costs ~10 of the others
+                                share=1),  # 1 example in 16: one costs ~10 of the others
     "mlp-layers": Architecture(model="Sequential", config=lambda: strategy_of(MLP_LAYERS_SPACE), space=MLP_LAYERS_SPACE,
                                outputs_key="outputs", classes=layer_net_classes(layer_mlp_layers),
                                dtypes_of=float64_if_normalized, l2_decay=unnormalized,
