@@ -205,3 +205,30 @@ def test_check_padding_refuses_what_torch_refuses(padding, mode, shape, match):
             TORCH_PAD[mode](padding)(torch.zeros(shape))
     with pytest.raises(ValueError, match=match):
         Pad(padding, mode)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("shape", [(0, 2, 4, 5), (1, 0, 4, 5), (0, 4, 5)], ids=["N=0", "C=0", "unbatched-C=0"])
+@pytest.mark.parametrize("make, twin", [
+    (lambda: ZeroPad2d(1), lambda: torch.nn.ZeroPad2d(1)),
+    (lambda: ConstantPad2d((1, 2, 0, -1), 3.5), lambda: torch.nn.ConstantPad2d((1, 2, 0, -1), 3.5)),
+])
+def test_empty_batch_and_channels_match_torch(make, twin, shape, dtype):
+    scratch, theirs = make(), twin()
+    x = np.zeros(shape, dtype=dtype)
+    assert scratch(x).shape == tuple(theirs(torch.tensor(x)).shape)
+    check_module(scratch, theirs, x).assert_passed()
+
+
+@pytest.mark.parametrize("make", [lambda: ZeroPad2d((1, 2, 0, 3)), lambda: ConstantPad2d(-1, 1.0)])
+def test_backward_refuses_a_grad_output_not_of_the_outputs_shape(make):
+    layer = make()
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward: call forward first"):
+        layer.backward(np.zeros((2, 3, 4, 5)))
+    y = layer(np.zeros((2, 3, 4, 8)))                    # (2, 3, 7, 11) or (2, 3, 2, 6): never square
+    for g in [y.swapaxes(-1, -2), y[None], y[..., :-1], y.reshape(-1)]:  # transposed, extra axis, short, flat
+        with pytest.raises(ValueError, match=rf"{name}.backward expected grad_output of the output's shape "
+                                             rf"\({', '.join(map(str, y.shape))}\), got"):
+            layer.backward(np.ascontiguousarray(g))
+    assert layer.backward(np.ones_like(y)).shape == (2, 3, 4, 8)

@@ -355,3 +355,28 @@ def test_flatten_bad_dims():
         Flatten(2, 1)(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r"Flatten\(start_dim=1, end_dim=-1\) does not fit an input of shape \(5,\)"):
         Flatten()(np.zeros(5))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", POOLS)
+def test_an_empty_batch_matches_torch(name, dtype):
+    """N = 0 gives an empty output of torch's shape and an empty dx."""
+    scratch_cls, torch_cls = POOLS[name]
+    scratch, twin = scratch_cls(3, stride=2, padding=1), torch_cls(3, stride=2, padding=1)
+    x = np.zeros((0, 2, 5, 6)[:4 if name.endswith("2d") else 3], dtype=dtype)
+    assert scratch(x).shape == tuple(twin(torch.tensor(x)).shape) == (0, 2, 3, 3)[:x.ndim]
+    check_module(scratch, twin, x).assert_passed()
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_backward_refuses_a_grad_output_not_of_the_outputs_shape(name):
+    pool = POOLS[name][0](2)
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward: call forward first"):
+        pool.backward(np.zeros((2, 3, 2, 3)))
+    x = np.zeros((2, 3, 4, 6)[:4 if name.endswith("2d") else 3])
+    y = pool(x)                                             # (2, 3, 2, 3) or (2, 3, 3): never square at the end
+    for g in [y.swapaxes(-1, -2), y[None], y[..., :-1], y.reshape(-1)]:  # transposed, extra axis, short, flat
+        with pytest.raises(ValueError, match=rf"{name}.backward expected grad_output of the output's shape "
+                                             rf"\({', '.join(map(str, y.shape))}\), got"):
+            pool.backward(np.ascontiguousarray(g))
+    assert pool.backward(np.ones_like(y)).shape == x.shape

@@ -188,3 +188,27 @@ def test_adaptive_pool_reprs_and_attributes_mirror_torch(name, args):
     assert repr(scratch) == repr(twin)
     assert scratch.output_size == twin.output_size
     assert getattr(scratch, "return_indices", None) == getattr(twin, "return_indices", None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", POOLS)
+def test_an_empty_batch_matches_torch(name, dtype):
+    """N = 0 gives an empty output of torch's shape and an empty dx."""
+    scratch, twin = twins(name, 3)
+    x = np.zeros((0, 2, 5, 6)[:4 if name.endswith("2d") else 3], dtype=dtype)
+    assert scratch(x).shape == tuple(twin(torch.tensor(x)).shape) == (0, 2, 3, 3)[:x.ndim]
+    check_module(scratch, twin, x).assert_passed()
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_backward_refuses_a_grad_output_not_of_the_outputs_shape(name):
+    pool = POOLS[name][0](3 if name.endswith("1d") else (2, 3))
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward: call forward first"):
+        pool.backward(np.zeros((2, 3, 2, 3)))
+    x = np.zeros((2, 3, 4, 6)[:4 if name.endswith("2d") else 3])
+    y = pool(x)                                             # (2, 3, 2, 3) or (2, 3, 3): never square at the end
+    for g in [y.swapaxes(-2, -1) if y.shape[-1] != y.shape[-2] else y[:, :1], y[None], y[..., :-1], y.reshape(-1)]:
+        with pytest.raises(ValueError, match=rf"{name}.backward expected grad_output of the output's shape "
+                                             rf"\({', '.join(map(str, y.shape))}\), got"):
+            pool.backward(np.ascontiguousarray(g))
+    assert pool.backward(np.ones_like(y)).shape == x.shape

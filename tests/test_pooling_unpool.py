@@ -129,3 +129,24 @@ def test_unpool_attributes_and_repr_mirror_torch():
         scratch, twin = MaxUnpool2d(*args), torch.nn.MaxUnpool2d(*args)
         assert repr(scratch) == repr(twin)
         assert (scratch.kernel_size, scratch.stride, scratch.padding) == (twin.kernel_size, twin.stride, twin.padding)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_an_empty_batch_matches_torch(dtype):
+    """N = 0 gives an empty output of torch's shape and an empty dx."""
+    x, indices = np.zeros((0, 2, 3, 2), dtype=dtype), np.zeros((0, 2, 3, 2), dtype=np.int64)
+    scratch, twin = MaxUnpool2d(2), torch.nn.MaxUnpool2d(2)
+    assert scratch(x, indices).shape == tuple(twin(torch.tensor(x), torch.tensor(indices)).shape) == (0, 2, 6, 4)
+    check_module(scratch, twin, x, indices, requires_grad=[True, False]).assert_passed()
+
+
+def test_backward_refuses_a_grad_output_not_of_the_outputs_shape():
+    unpool = MaxUnpool2d(2)
+    with pytest.raises(RuntimeError, match=r"MaxUnpool2d.backward called before forward: call forward first"):
+        unpool.backward(np.zeros((1, 2, 6, 4)))
+    y = unpool(*pooled(np.random.default_rng(0).standard_normal((1, 2, 6, 4)), kernel_size=2))  # (1, 2, 6, 4)
+    for g in [y.swapaxes(-1, -2), y[None], y[..., :-1], y.reshape(-1)]:  # transposed, extra axis, short, flat
+        with pytest.raises(ValueError, match=r"MaxUnpool2d.backward expected grad_output of the output's shape "
+                                             r"\(1, 2, 6, 4\), got"):
+            unpool.backward(np.ascontiguousarray(g))
+    assert unpool.backward(np.ones_like(y)).shape == (1, 2, 3, 2)
