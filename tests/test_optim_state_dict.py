@@ -249,3 +249,23 @@ def test_torch_refuses_what_we_refuse_for_group_count_and_size():
     saved["param_groups"] = [{**saved["param_groups"][0], "params": [0, 1]}]
     with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
         torch_opt.load_state_dict(saved)
+
+
+def test_state_it_cannot_place_is_kept_under_its_key_and_saved_again_as_torch():
+    """torch keeps a saved state entry whose index matches no parameter, and state_dict() hands it back
+    under that index (an optimizer built over fewer parameters than the one that saved)."""
+    scratch_params, scratch_opt, torch_params, torch_opt, _ = trained_twins("SGD", {"lr": 0.05, "momentum": 0.9})
+    saved, their_saved = scratch_opt.state_dict(), torch_opt.state_dict()
+    saved["state"][5] = {"momentum_buffer": np.full(3, 7.0)}
+    their_saved["state"][5] = {"momentum_buffer": torch.full((3,), 7.0, dtype=torch.float64)}
+    scratch_opt.load_state_dict(saved)
+    torch_opt.load_state_dict(their_saved)
+    mine, theirs = scratch_opt.state_dict(), torch_opt.state_dict()
+    assert list(mine["state"]) == list(theirs["state"]) == [0, 1, 2, 5]
+    np.testing.assert_array_equal(mine["state"][5]["momentum_buffer"], theirs["state"][5]["momentum_buffer"].numpy())
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0.1}, {"lr": 0.1, "momentum": 0.9}])
+def test_sgd_without_momentum_saves_no_state_as_torch(kwargs):
+    scratch_params, scratch_opt, torch_params, torch_opt, _ = trained_twins("SGD", kwargs, steps=2)
+    assert list(scratch_opt.state_dict()["state"]) == list(torch_opt.state_dict()["state"])

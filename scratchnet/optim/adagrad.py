@@ -1,4 +1,7 @@
-"""Adagrad, with torch.optim.Adagrad's exact update rule."""
+"""Adagrad, with torch.optim.Adagrad's update rule in its order of operations.
+
+The results agree with torch's to rounding, not bit for bit (measured: scratchnet.optim.optimizer).
+"""
 
 import numpy as np
 

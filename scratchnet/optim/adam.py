@@ -1,4 +1,4 @@
-"""Adam, with torch.optim.Adam's exact update rule (bias correction, eps outside the root)."""
+"""Adam, with torch.optim.Adam's update rule (bias correction, eps outside the root)."""
 
 import math
 
@@ -26,7 +26,8 @@ class Adam(Optimizer):
     m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t):  p -= lr m_hat / (sqrt(v_hat) + eps).
     That is the same update, since step_size * m = lr m_hat and denom = sqrt(v_hat) + eps; torch
     puts the corrections on the scalars instead of the arrays, and we follow its order of
-    operations so that the results agree with torch's to the last bit.
+    operations, so the results agree with torch's to rounding (not bit for bit; see
+    ``scratchnet.optim.optimizer`` for the measured differences).
 
     State: ``step`` (t), ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (v_max, amsgrad).
     """

@@ -1,4 +1,7 @@
-"""ASGD: averaged stochastic gradient descent, with torch.optim.ASGD's exact update rule."""
+"""ASGD: averaged stochastic gradient descent, with torch.optim.ASGD's update rule in its order of operations.
+
+The results agree with torch's to rounding, not bit for bit (measured: scratchnet.optim.optimizer).
+"""
 
 import numpy as np
 

@@ -1,4 +1,7 @@
-"""NAdam: Adam with Nesterov momentum, with torch.optim.NAdam's exact update rule."""
+"""NAdam: Adam with Nesterov momentum, with torch.optim.NAdam's update rule in its order of operations.
+
+The results agree with torch's to rounding, not bit for bit (measured: scratchnet.optim.optimizer).
+"""
 
 import numpy as np
 

@@ -1,4 +1,8 @@
-"""RAdam: Adam with its early steps' variance rectified, with torch.optim.RAdam's exact update rule."""
+"""RAdam: Adam with its early steps' variance rectified, with torch.optim.RAdam's update rule
+in its order of operations.
+
+The results agree with torch's to rounding, not bit for bit (measured: scratchnet.optim.optimizer).
+"""
 
 import math
 

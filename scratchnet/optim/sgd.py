@@ -1,4 +1,7 @@
-"""Stochastic gradient descent, with torch.optim.SGD's exact update rule."""
+"""Stochastic gradient descent, with torch.optim.SGD's update rule in its order of operations.
+
+The results agree with torch's to rounding, not bit for bit (measured: scratchnet.optim.optimizer).
+"""
 
 from scratchnet.optim.optimizer import Optimizer, check_kernel_flags, check_non_negative
 
