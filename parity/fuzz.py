@@ -2,10 +2,10 @@
 
 Each example is a small random training run: an architecture with random depth, widths and
 activation; a task and its loss; an optimizer with random options; a learning-rate scheduler or
-none; a dtype, a batch size, a few epochs on random data. Both sides train with ``train_side_by_side`` and the example passes
-when parity holds (the tolerances of ``parity.tolerances``, unchanged). hypothesis searches
-the space, and when an example fails it shrinks it to the simplest one that still fails and
-prints a command reproducing it::
+none; a dtype, a batch size, a few epochs on random data. Both sides train with
+``train_side_by_side`` and the example passes when parity holds (the tolerances of
+``parity.tolerances``, unchanged). hypothesis searches the space, and when an example fails it
+shrinks it to the simplest one that still fails and prints a command reproducing it::
 
     python -m parity fuzz --replay '{"architecture": "mlp", ...}'
 
@@ -443,9 +443,10 @@ def uses_batch_statistics(example):
 
 
 def smallest_batch(samples, batch_size):
-    if batch_size is None or samples % batch_size == 0:
-        return min(samples, batch_size or samples)
-    return samples % batch_size
+    """The size of an epoch's smallest batch (the last one, when ``batch_size`` does not divide ``samples``)."""
+    if batch_size is None:
+        return samples
+    return samples % batch_size or batch_size
 
 
 # -- learning-rate schedulers ----------------------------------------------------------------------------------
@@ -531,7 +532,10 @@ class Schedulers:
         if (event == "step") != self.spec.per_step:
             return
         for side, scheduler in self.schedulers.items():
-            scheduler.step(report.losses[side][-1]) if self.spec.on_loss else scheduler.step()
+            if self.spec.on_loss:
+                scheduler.step(report.losses[side][-1])  # each side its own epoch loss
+            else:
+                scheduler.step()
 
 
 # -- the transformer family -------------------------------------------------------------------------
@@ -704,8 +708,8 @@ TRANSFORMER_SPACE = {
 #   the features nearly agree, which lifts float32's rounding (6e-8) past the module tolerance (1e-5)
 #   for draws like d_model 2. float32 transformer parity is checked at fixed sizes in
 #   tests/test_transformer.py; the fuzzer trains the family in float64.
-L2_DECAY_OPTIMIZERS = ("Adam", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "Adadelta")  # each divides by a running
-# size of the gradient (Adamax: its running max), as Adam does
+# Each of these divides a step by a running size of the gradient (Adamax: its running max), as Adam does.
+L2_DECAY_OPTIMIZERS = ("Adam", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax", "Adadelta")
 # The outputs each kind of loss takes; the training run's sizes.
 OUTPUTS = {"classification": Ints(2, 4), "binary": Ints(1, 1), "signs": Ints(1, 1), "regression": Ints(1, 3),
            "distribution": Ints(2, 4), "counts": Ints(1, 3)}
@@ -768,7 +772,8 @@ def example_strategy(architectures=None):
         loss = draw(st.sampled_from(LOSSES))
         outputs = draw(OUTPUTS[TASK_OF_LOSS[loss]].strategy())
         optimizer = draw(st.sampled_from(OPTIMIZERS))
-        options = {key: draw(st.sampled_from(values)) for key, values in optimizer_options(family, optimizer, config).items()}
+        options = {key: draw(st.sampled_from(values))
+                   for key, values in optimizer_options(family, optimizer, config).items()}
         if not options.get("momentum"):
             options.pop("nesterov", None)  # torch: Nesterov momentum needs a momentum
         if options.get("nesterov"):
@@ -1166,10 +1171,10 @@ classifier, a Transformer encoder classifier: heads, widths, masks, norm placeme
 of layers: any element-wise activation, norms, dropout, Conv1d/Conv2d with every padding mode and
 pool) with random sizes; a loss (NLL, KL divergence, Poisson, margin losses, ...); an optimizer
 with random options (maximize, nesterov, amsgrad, decoupled weight decay, ...); a learning-rate
-scheduler or none; a dtype, a batch size and a few epochs on random data. Both sides train from the same weights, and the
-example passes when their logits, losses, gradients and parameters agree within parity's
-tolerances at every step. When an example fails, hypothesis shrinks it to the simplest one that
-still fails and prints a command that reproduces it:
+scheduler or none; a dtype, a batch size and a few epochs on random data. Both sides train from
+the same weights, and the example passes when their logits, losses, gradients and parameters
+agree within parity's tolerances at every step. When an example fails, hypothesis shrinks it to
+the simplest one that still fails and prints a command that reproduces it:
 
     python -m parity fuzz --replay '{"architecture": "mlp", ...}'
 
