@@ -302,7 +302,7 @@ def test_batchnorm1d_gradcheck(shape):
 @pytest.mark.parametrize("training", [True, False])
 def test_backward_checks_grad_output(name, shape, training):
     layer = CLASSES[name][0](3, dtype=np.float64).train(training)
-    with pytest.raises(RuntimeError, match=rf"{name}.backward was called before forward: run forward first"):
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward: call forward first"):
         layer.backward(np.ones(shape))
     layer(np.random.default_rng(0).standard_normal(shape))
     for bad in [(1,) + shape[1:], shape[:-1] + (1,), shape[1:]]:  # the first two would broadcast

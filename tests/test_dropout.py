@@ -382,7 +382,7 @@ def test_inplace_dropout_after_an_rnn_is_refused_and_out_of_place_works():
 @pytest.mark.filterwarnings("ignore:dropout2d")  # a 3-D input warns; the shapes are what is tested
 def test_backward_checks_grad_output(cls, training):
     drop = cls(0.5).train(training)
-    with pytest.raises(RuntimeError, match=rf"{cls.__name__}.backward was called before forward"):
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}.backward called before forward"):
         drop.backward(np.ones((2, 3, 4)))
     drop(np.ones((2, 3, 4)))
     for bad in [(1, 3, 4), (2, 3, 1), (3, 4), (2, 3, 4, 1)]:  # (1, 3, 4) and (2, 3, 1) would broadcast

@@ -169,7 +169,7 @@ def test_bad_normalized_shape(value):
 def test_backward_checks_grad_output():
     """A (1, D) grad_output against a (4, D) output used to broadcast into a wrong dgamma."""
     layer = LayerNorm(5, dtype=np.float64)
-    with pytest.raises(RuntimeError, match="LayerNorm.backward was called before forward: run forward first"):
+    with pytest.raises(RuntimeError, match="LayerNorm.backward called before forward: call forward first"):
         layer.backward(np.ones((4, 5)))
     layer(np.random.default_rng(0).standard_normal((4, 5)))
     for bad in [(1, 5), (4, 1), (5,), (2, 4, 5)]:

@@ -260,7 +260,7 @@ def test_the_conditioned_tolerance_fails_a_one_pass_variance(monkeypatch):
 
 def test_backward_checks_grad_output():
     layer = GroupNorm(2, 4, dtype=np.float64)
-    with pytest.raises(RuntimeError, match="GroupNorm.backward was called before forward"):
+    with pytest.raises(RuntimeError, match="GroupNorm.backward called before forward"):
         layer.backward(np.ones((2, 4, 3)))
     layer(np.random.default_rng(0).standard_normal((2, 4, 3)))
     with pytest.raises(ValueError, match=r"GroupNorm.backward expected grad_output of the output's shape \(2, 4, 3\), "

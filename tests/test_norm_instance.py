@@ -267,7 +267,7 @@ def test_large_offset_small_spread_matches_torch_in_float64(name, shape, affine,
 @pytest.mark.parametrize("training", [True, False])
 def test_backward_checks_grad_output(shape, training):
     layer = InstanceNorm1d(3, affine=True, track_running_stats=True, dtype=np.float64).train(training)
-    with pytest.raises(RuntimeError, match="InstanceNorm1d.backward was called before forward"):
+    with pytest.raises(RuntimeError, match="InstanceNorm1d.backward called before forward"):
         layer.backward(np.ones(shape))
     layer(np.random.default_rng(0).standard_normal(shape))
     bad = (1,) + shape[1:] if len(shape) == 3 else (3, 1)  # both would broadcast

@@ -7,7 +7,7 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._random import default_generator
-from scratchnet.nn._grad_output import check_grad_output
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module
 
 
@@ -55,7 +55,7 @@ class _DropoutNd(Module):
 
     def forward(self, x):
         noise_shape = self._check(x)
-        self._output_shape = x.shape
+        self._y_shape = x.shape
         if not self._drops(x):
             self._scale = None
             return x

@@ -3,6 +3,7 @@
 import numpy as np
 
 from scratchnet._checks import check_array, shape_str
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module
 
 
@@ -27,9 +28,12 @@ class Flatten(Module):
                 f"{shape_str(x.shape)} ({x.ndim} dimensions)"
             )
         self._input_shape = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self._y_shape = y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)  # a reshape would take any grad of the right size
         return grad_output.reshape(self._input_shape)
 
     def extra_repr(self):
@@ -83,9 +87,12 @@ class Unflatten(Module):
         sizes = self._sizes(x)
         dim = self.dim % x.ndim
         self._input_shape = x.shape
-        return x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
+        y = x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
+        self._y_shape = y.shape
+        return y
 
     def backward(self, grad_output):
+        check_grad_output(self, grad_output)  # a reshape would take any grad of the right size
         return grad_output.reshape(self._input_shape)
 
     def extra_repr(self):

@@ -24,7 +24,7 @@ import numpy as np
 
 from scratchnet._checks import check_float, shape_str
 from scratchnet._dtype import as_float_dtype
-from scratchnet.nn._grad_output import check_grad_output
+from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module, Parameter
 
 
@@ -214,7 +214,7 @@ class _BatchNorm(_NormBase):
             mu, var = _as_channels(self.running_mean, x.ndim), _as_channels(self.running_var, x.ndim)
         x_hat, inv_std = standardize(x, mu, var, self.eps)
         self._x_hat, self._inv_std, self._axes = x_hat, inv_std, axes
-        self._used_batch_stats, self._output_shape = use_batch_stats, x.shape
+        self._used_batch_stats, self._y_shape = use_batch_stats, x.shape
         return self._affine(x_hat)
 
     def _update_running_stats(self, mu, var, count):
@@ -305,7 +305,7 @@ class _InstanceNorm(_NormBase):
     def forward(self, x):
         use_instance_stats = self.training or not self.track_running_stats
         self._check(x, use_instance_stats)
-        self._output_shape = x.shape
+        self._y_shape = x.shape
         self._unbatched = x.ndim == self._spatial + 1
         if self._unbatched:
             x = x[None]
@@ -413,7 +413,7 @@ class GroupNorm(_ChannelAffine):
         rows_hat, inv_std = standardize(rows, mu, var, self.eps)
         x_hat = rows_hat.reshape(x.shape)
         self._x_hat, self._rows_hat, self._inv_std = x_hat, rows_hat, inv_std
-        self._output_shape = x.shape
+        self._y_shape = x.shape
         return self._affine(x_hat)
 
     def backward(self, grad_output):
@@ -475,7 +475,7 @@ class LayerNorm(Module):
         mu, var = mean_and_var(x, axes)
         x_hat, inv_std = standardize(x, mu, var, self.eps)
         self._x_hat, self._inv_std, self._axes = x_hat, inv_std, axes
-        self._output_shape = x.shape
+        self._y_shape = x.shape
         if self.weight is None:
             return x_hat
         y = x_hat * self.weight.data
