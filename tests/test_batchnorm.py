@@ -298,7 +298,8 @@ def test_batchnorm1d_gradcheck(shape):
     assert gradcheck(bn.eval(), rng.standard_normal(shape)) == []
 
 
-@pytest.mark.parametrize("name,shape", [("BatchNorm2d", (2, 3, 2, 2)), ("BatchNorm1d", (4, 3)), ("BatchNorm1d", (4, 3, 2))])
+@pytest.mark.parametrize("name,shape", [("BatchNorm2d", (2, 3, 2, 2)), ("BatchNorm1d", (4, 3)),
+                                        ("BatchNorm1d", (4, 3, 2))])
 @pytest.mark.parametrize("training", [True, False])
 def test_backward_checks_grad_output(name, shape, training):
     layer = CLASSES[name][0](3, dtype=np.float64).train(training)

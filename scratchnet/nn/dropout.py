@@ -16,7 +16,7 @@ class _DropoutNd(Module):
 
         y = x * noise,   noise = mask / (1 - p),   mask ~ Bernoulli(1 - p)     (training, p > 0)
         dL/dx = dL/dy * noise
-        y = x                                                                   (eval, or p = 0)
+        y = x                                                       (eval, p = 0, or an empty x)
 
     with one mask entry per element (Dropout) or per channel (Dropout1d, Dropout2d), drawn from
     scratchnet's seeded generator. In torch's order: after the rank checks, eval, p = 0 or an empty x
@@ -25,7 +25,7 @@ class _DropoutNd(Module):
     array read-only when the layer that produced it reads it again in backward, e.g. an RNN's output)
     is refused rather than overwritten, since writing into it would corrupt that layer's backward.
     p is kept as given (``Dropout(1)`` prints ``p=1``, as torch's). The last mask drawn is kept as
-    ``self.mask`` (booleans of the noise's shape, True where kept; ``None`` before the first draw).
+    ``self.mask`` (booleans of the noise's shape, True where kept; ``None`` until a forward drops).
     torch draws from its own generator, so parity tests run torch's side as ``x * mask / (1 - p)``.
     """
 
