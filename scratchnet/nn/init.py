@@ -73,25 +73,34 @@ def _fill(tensor, values):
 # -- gains and fans -------------------------------------------------------------------------------------
 
 
+# Each nonlinearity's gain; leaky_relu's depends on its slope (see calculate_gain).
+_GAINS = {
+    **dict.fromkeys(_LINEAR_FNS, 1),
+    "sigmoid": 1,
+    "tanh": 5.0 / 3,
+    "relu": math.sqrt(2.0),
+    "selu": 3.0 / 4,  # found empirically by torch (pytorch/pytorch#50664)
+}
+
+
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for ``nonlinearity`` (an ``nn.functional`` name); ``param`` is leaky_relu's slope."""
-    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
-        return 1
-    if nonlinearity == "tanh":
-        return 5.0 / 3
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        if param is None:
-            negative_slope = 0.01
-        elif (not isinstance(param, bool) and isinstance(param, int)) or isinstance(param, float):
-            negative_slope = param
-        else:
-            raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + negative_slope ** 2))
-    if nonlinearity == "selu":
-        return 3.0 / 4  # found empirically by torch (pytorch/pytorch#50664)
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+        return _leaky_relu_gain(param)
+    if not isinstance(nonlinearity, str) or nonlinearity not in _GAINS:
+        raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    return _GAINS[nonlinearity]
+
+
+def _leaky_relu_gain(param):
+    """sqrt(2 / (1 + negative_slope^2)); the slope is 0.01 unless ``param`` (an int or a float, not a bool) says."""
+    if param is None:
+        negative_slope = 0.01
+    elif (not isinstance(param, bool) and isinstance(param, int)) or isinstance(param, float):
+        negative_slope = param
+    else:
+        raise ValueError(f"negative_slope {param} not a valid number")
+    return math.sqrt(2.0 / (1 + negative_slope ** 2))
 
 
 def _calculate_fan_in_and_fan_out(tensor):
@@ -120,17 +129,41 @@ def _calculate_correct_fan(tensor, mode):
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill ``tensor`` with U(a, b)."""
     array = _array(tensor, random=True)
-    if a > b:
-        raise ValueError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+    _check_uniform_bounds(a, b, array.dtype)
     return _fill(tensor, _generator(generator).uniform(a, b, size=array.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill ``tensor`` with N(mean, std^2)."""
     array = _array(tensor, random=True)
-    if std < 0:
-        raise ValueError(f"normal expects std >= 0.0, but found std {std}")
+    _check_std(std)
     return _fill(tensor, _generator(generator).normal(mean, std, size=array.shape))
+
+
+# torch's names for a dtype in its messages: (as in "for float", as in "numeric_limits<Float>")
+_DTYPE_NAMES = {np.dtype(np.float16): ("c10::Half", "Half"), np.dtype(np.float32): ("float", "Float"),
+                np.dtype(np.float64): ("double", "Double")}
+
+
+def _check_uniform_bounds(a, b, dtype):
+    """torch's uniform_ checks, in its order and with its messages (numbers printed as C++ prints them):
+    a and b finite numbers of ``dtype`` (NaN and inf refused), a <= b, and b - a finite in ``dtype``."""
+    name, limits_name = _DTYPE_NAMES.get(dtype, (str(dtype), str(dtype)))
+    lowest, highest = float(np.finfo(dtype).min), float(np.finfo(dtype).max)
+    for value, what in ((a, "from"), (b, "to")):
+        if not lowest <= value <= highest:
+            raise ValueError(f"{what} is out of bounds for {name}")
+    if a > b:
+        raise ValueError(f"uniform_ expects to return a [from, to) range, but found from={a:g} > to={b:g}")
+    if not b - a <= highest:
+        raise ValueError(f"uniform_ expects to-from <= std::numeric_limits<{limits_name}>::max(), but found "
+                         f"to={b:g} and from={a:g} which result in to-from to exceed the limit")
+
+
+def _check_std(std):
+    """torch's normal_ check: std >= 0 (NaN refused; inf, like a NaN or infinite mean, is drawn with)."""
+    if not std >= 0:
+        raise ValueError(f"normal expects std >= 0.0, but found std {std:g}")
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
@@ -159,6 +192,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         def rejected(x):  # log U > log(density(x) / density(mode))
             return np.log(rng.uniform(size=array.shape)) > -0.5 * ((x - mean) / std) ** 2 - log_peak
 
+        _check_uniform_bounds(a, b, array.dtype)  # torch draws with uniform_ here, which refuses NaN, inf, a > b
         values = rng.uniform(a, b, size=array.shape)
         pending = rejected(values)
         while pending.any():
@@ -292,7 +326,8 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rng = _generator(generator)
     rows, cols = array.shape
-    num_zeros = math.ceil(sparsity * rows)
+    num_zeros = math.ceil(sparsity * rows)  # a NaN sparsity is refused here, as in torch
+    _check_std(std)
     values = rng.normal(0, std, size=(rows, cols))
     for col_idx in range(cols):
         zero_indices = rng.permutation(rows)[:num_zeros]
