@@ -135,8 +135,9 @@ class Optimizer:
         """torch's layout: ``{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}``.
 
         Parameters are numbered 0, 1, ... by their position in the groups (a parameter listed twice, by
-        its last position, as torch); ``state`` holds only parameters that have state. Everything is a copy, so the dict does not change as training goes on (torch hands
-        out its live tensors; here, as for ``Module.state_dict``, copies).
+        its last position, as torch); ``state`` holds only parameters that have state. Everything is
+        a copy, so the dict does not change as training goes on (torch hands out its live tensors;
+        here, as for ``Module.state_dict``, copies).
         """
         index, start = {}, 0
         groups = []
