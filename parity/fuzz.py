@@ -361,8 +361,9 @@ def norm_layer(kind, d, channels, spatial):
 
 
 def layer_cnn_layers(config, outputs):
-    """Per stage: Conv{1,2}d (padding kernel_size // 2 in ``padding_mode``), [norm], activation, pool; then
-    Flatten and a Linear. An adaptive pool keeps ceil(length / 2) (windows that overlap on odd lengths)."""
+    """Per stage: Conv{1,2}d (padding kernel_size // 2 in ``padding_mode``), [norm], activation,
+    [Dropout{1,2}d(p=0)], pool; then Flatten and a Linear. An adaptive pool keeps ceil(length / 2) (windows
+    that overlap on odd lengths)."""
     d = 1 if config["conv"] == "Conv1d" else 2
     layers, fan_in = [], config["in_channels"]
     for channels, (_, conv, pooled) in zip(config["channels"], conv_stages(config)):
@@ -372,6 +373,8 @@ def layer_cnn_layers(config, outputs):
                         **({"bias": False} if norm and removes_channel_means(norm) else {})}))
         layers += [norm] if norm else []
         layers.append(activation_layer(config["activation"]))
+        if config["dropout"]:  # p=0: whole channels kept, so the channel dropout's pass-through is checked
+            layers.append((f"Dropout{d}d", (0.0,), {}))
         pool = f"{config['pool']}{d}d"
         layers.append((pool, (pooled,), {}) if config["pool"].startswith("Adaptive") else (pool, (2,), {}))
         fan_in = channels
@@ -417,6 +420,7 @@ CNN_LAYERS_SPACE = {
     "pool": OneOf(POOL_KINDS),
     "norm": OneOf(("none", "BatchNorm", "GroupNorm", "InstanceNorm")),
     "activation": OneOf(ELEMENTWISE_ACTIVATIONS),
+    "dropout": OneOf((False, True)),  # Dropout1d / Dropout2d (p=0) after the activation
 }
 
 
@@ -941,7 +945,7 @@ def summary(example):
                                ", Dropout(p=0)" if config["dropout"] else ""])
     elif example["architecture"] == "cnn-layers":
         activation += (f", {config['conv']} kernel {config['kernel_size']} padding_mode {config['padding_mode']}, "
-                       f"{config['pool']}, norm {config['norm']}")
+                       f"{config['pool']}, norm {config['norm']}{', Dropout(p=0)' if config['dropout'] else ''}")
     widths = "-".join(str(w) for w in [*ARCHITECTURES[example["architecture"]].sample_shape(config), *hidden,
                                        example["outputs"]])
     options = ", ".join(f"{key}={value}" for key, value in [("lr", example["lr"]), *example["optimizer_options"].items()])
@@ -1035,7 +1039,8 @@ def describe(example):
                                       f"{'pre' if config['norm_first'] else 'post'}-norm"),
               "mlp-layers": lambda: f"mlp-layers {len(config['hidden_dim'])} hidden"
                                     + (" dropout" if config["dropout"] else ""),
-              "cnn-layers": lambda: f"{config['conv']} {config['padding_mode']}",
+              "cnn-layers": lambda: f"{config['conv']} {config['padding_mode']}"
+                                    + (" dropout" if config["dropout"] else ""),
               }.get(example["architecture"], lambda: None)()
     attention = (f"{config['nhead']} head{'s' if config['nhead'] > 1 else ''} mask {config['mask']}"
                  if example["architecture"] == "transformer" else None)

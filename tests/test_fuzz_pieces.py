@@ -38,7 +38,8 @@ def example(architecture="mlp-layers", **changes):
     config = {"mlp-layers": {"input_dim": 3, "hidden_dim": [5, 4], "activation": "ReLU", "norm": "none",
                              "dropout": False},
               "cnn-layers": {"conv": "Conv2d", "in_channels": 2, "channels": [3, 2], "kernel_size": 3, "image_size": 5,
-                             "padding_mode": "zeros", "pool": "MaxPool", "norm": "none", "activation": "ReLU"}}
+                             "padding_mode": "zeros", "pool": "MaxPool", "norm": "none", "activation": "ReLU",
+                             "dropout": False}}
     model = dict(config[architecture], **changes.pop("model", {}))
     base = {"architecture": architecture, "model": model, "outputs": 3, "loss": "CrossEntropyLoss", "optimizer": "Adam",
             "optimizer_options": {}, "lr": 0.01, "dtype": "float64", "samples": 9, "batch_size": 4, "epochs": 2,
@@ -69,9 +70,9 @@ LAYER_CONFIGS = [
     ("mlp-layers", {"norm": "BatchNorm1d", "dropout": True, "activation": "PReLU"}),
     ("mlp-layers", {"norm": "LayerNorm", "activation": "Threshold", "hidden_dim": [3, 6]}),
     ("cnn-layers", {"conv": "Conv1d", "padding_mode": "circular", "pool": "AvgPool", "norm": "InstanceNorm",
-                    "activation": "Hardswish", "image_size": 8}),
+                    "activation": "Hardswish", "image_size": 8, "dropout": True}),
     ("cnn-layers", {"padding_mode": "reflect", "pool": "AdaptiveAvgPool", "norm": "GroupNorm", "activation": "SELU",
-                    "channels": [4, 2], "kernel_size": 2}),
+                    "channels": [4, 2], "kernel_size": 2, "dropout": True}),
     ("cnn-layers", {"conv": "Conv1d", "padding_mode": "replicate", "pool": "AdaptiveAvgPool", "norm": "BatchNorm",
                     "activation": "Mish"}),
 ]
@@ -116,6 +117,7 @@ def test_a_layer_family_run_covers_its_dimensions():
     assert {"MaxPool", "AvgPool", "AdaptiveAvgPool"} <= set(cnn.coverage["pool"])
     assert {key.split()[0] for key in cnn.coverage["layers"]} == {"Conv1d", "Conv2d"}
     assert {key.split()[1] for key in cnn.coverage["layers"]} == {"zeros", "reflect", "replicate", "circular"}
+    assert any(key.endswith("dropout") for key in cnn.coverage["layers"])
 
 
 def test_a_wrong_activation_derivative_is_found_in_a_layer_family(monkeypatch, capsys):
@@ -330,7 +332,7 @@ def test_a_replay_outside_the_new_dimensions_is_refused(text, message, capsys):
 RMSPROP_BATCHNORM = {"architecture": "cnn-layers",
                      "model": {"conv": "Conv2d", "in_channels": 1, "channels": [1, 1], "kernel_size": 3,
                                "image_size": 5, "padding_mode": "reflect", "norm": "BatchNorm", "activation": "ReLU",
-                               "pool": "MaxPool"},
+                               "pool": "MaxPool", "dropout": False},
                      "outputs": 2, "loss": "CrossEntropyLoss", "optimizer": "RMSprop",
                      "optimizer_options": {"momentum": 0.0, "centered": False, "weight_decay": 0.01, "maximize": False},
                      "lr": 0.01, "dtype": "float64", "samples": 1, "batch_size": None, "epochs": 2, "seed": 0,
