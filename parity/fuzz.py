@@ -128,6 +128,13 @@ OPTIMIZER_OPTIONS = {
 }
 
 
+# maximize=True climbs the loss, which nothing bounds above here (cross-entropy, MSE): at lr 0.1 with SGD's
+# momentum a BatchNorm conv net's loss reached 2e13 in 60 steps, where each gradient is a difference of huge,
+# nearly cancelling terms whose rounding the step tolerance (rtol 1e-10) then measures. So maximize runs at
+# the smallest rate only, where the weights move little in a run.
+MAXIMIZE_LR = 0.001
+
+
 def available_optimizers():
     """The optimizers of OPTIMIZER_OPTIONS that scratchnet.optim and torch.optim both export."""
     return [name for name in OPTIMIZER_OPTIONS if hasattr(scratchnet.optim, name) and hasattr(torch.optim, name)]
@@ -286,6 +293,13 @@ def sequential_pair(layers, dtype, side):
 # (1e-5 apart in float32 for a Linear(1, 1) before a BatchNorm1d over 4 samples), so that layer takes
 # bias=False, as nets with such norms are built anyway (the norm's own shift plays the bias's part).
 MIN_NORMALIZED = 4
+# ONE_NORM: a net takes one norm layer, after its first hidden Linear or conv. A second norm makes exact
+# invariances: the first norm's shift passes ReLU unchanged where every value it reaches is positive, becomes
+# a shift the same for every sample (or pixel) after the next Linear or conv, and the second norm removes it, so
+# the first norm's bias has a gradient of 0 in exact arithmetic; so do the corner weights of a replicate-padded
+# 3x3 conv over 2x2 maps (each adds a constant). Each side then holds its own rounding noise (~1e-15) there,
+# which Adam turns into steps of lr * noise / eps: a Conv2d-GroupNorm net's second conv parted by 1.5e-7 after
+# one Adam step at lr 0.1 (> 1e-7), and Adagrad's eps (1e-10) makes that 100 times larger.
 
 
 def float64_if_normalized(config):
@@ -319,12 +333,14 @@ def activation_layer(name):
 
 
 def layer_mlp_layers(config, outputs):
-    """Linear, [norm], activation, [Dropout(p=0)] per hidden width, then the output Linear. The norm goes only
-    after widths of at least MIN_NORMALIZED for LayerNorm (it normalises the features)."""
+    """Linear, [norm], activation, [Dropout(p=0)] per hidden width, then the output Linear. The norm goes after
+    the first hidden Linear only (ONE_NORM), and for LayerNorm (over the features) where that width is at least
+    MIN_NORMALIZED."""
     layers, fan_in = [], config["input_dim"]
-    for width in config["hidden_dim"]:
+    for depth, width in enumerate(config["hidden_dim"]):
         norm = None
-        if config["norm"] == "BatchNorm1d" or (config["norm"] == "LayerNorm" and width >= MIN_NORMALIZED):
+        well_conditioned = config["norm"] == "BatchNorm1d" or width >= MIN_NORMALIZED
+        if depth == 0 and config["norm"] != "none" and well_conditioned:
             norm = (config["norm"], (width,), {})
         layers.append(("Linear", (fan_in, width), {"bias": False} if norm and removes_channel_means(norm) else {}))
         layers += [norm] if norm else []
@@ -361,13 +377,13 @@ def norm_layer(kind, d, channels, spatial):
 
 
 def layer_cnn_layers(config, outputs):
-    """Per stage: Conv{1,2}d (padding kernel_size // 2 in ``padding_mode``), [norm], activation,
-    [Dropout{1,2}d(p=0)], pool; then Flatten and a Linear. An adaptive pool keeps ceil(length / 2) (windows
-    that overlap on odd lengths)."""
+    """Per stage: Conv{1,2}d (padding kernel_size // 2 in ``padding_mode``), [norm: the first stage only,
+    ONE_NORM], activation, [Dropout{1,2}d(p=0)], pool; then Flatten and a Linear. An adaptive pool keeps
+    ceil(length / 2) (windows that overlap on odd lengths)."""
     d = 1 if config["conv"] == "Conv1d" else 2
     layers, fan_in = [], config["in_channels"]
-    for channels, (_, conv, pooled) in zip(config["channels"], conv_stages(config)):
-        norm = norm_layer(config["norm"], d, channels, conv)
+    for stage, (channels, (_, conv, pooled)) in enumerate(zip(config["channels"], conv_stages(config))):
+        norm = norm_layer(config["norm"], d, channels, conv) if stage == 0 else None  # ONE_NORM
         layers.append((config["conv"], (fan_in, channels, config["kernel_size"]),
                        {"padding": config["kernel_size"] // 2, "padding_mode": config["padding_mode"],
                         **({"bias": False} if norm and removes_channel_means(norm) else {})}))
@@ -792,6 +808,8 @@ def example_strategy(architectures=None):
             "dtype": dtype, "samples": samples, "batch_size": batch_size, "epochs": draw(EPOCHS.strategy()),
             "seed": draw(SEEDS.strategy()), "scheduler": draw(st.sampled_from([None, *SCHEDULERS])),
         }
+        if options.get("maximize") and example["lr"] > MAXIMIZE_LR:
+            options["maximize"] = False
         if uses_batch_statistics(example):  # every batch MIN_NORMALIZED samples or more
             example["samples"] = max(samples, MIN_NORMALIZED)
             if smallest_batch(example["samples"], batch_size) < MIN_NORMALIZED:
@@ -1135,6 +1153,9 @@ def parse_example(text):
         raise ValueError("--replay: optimizer_options.nesterov needs a momentum (torch refuses it without one)")
     if options.get("nesterov") and options.get("dampening"):
         raise ValueError("--replay: optimizer_options.nesterov needs zero dampening (torch refuses it otherwise)")
+    if options.get("maximize") and example["lr"] > MAXIMIZE_LR:
+        raise ValueError(f"--replay: optimizer_options.maximize trains at lr {MAXIMIZE_LR} only (parity/fuzz.py, "
+                         f"MAXIMIZE_LR), got lr {example['lr']}")
     check("lr", example["lr"], OneOf(tuple(family.learning_rates[example["dtype"]])))
     check("samples", example["samples"], SAMPLES)
     if example["batch_size"] is not None:

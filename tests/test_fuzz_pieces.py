@@ -93,18 +93,24 @@ def test_the_layer_twins_are_the_same_model(architecture, changes, dtype):
     check_module(model, twin, x).assert_passed()
 
 
-def test_a_norm_goes_only_where_it_is_well_conditioned_and_the_bias_before_it_goes():
-    layers = fuzz.layer_mlp_layers({"input_dim": 2, "hidden_dim": [3, 4], "activation": "ReLU", "norm": "LayerNorm",
+def test_one_norm_goes_where_it_is_well_conditioned_and_the_bias_before_it_goes():
+    layers = fuzz.layer_mlp_layers({"input_dim": 2, "hidden_dim": [4, 5], "activation": "ReLU", "norm": "LayerNorm",
                                     "dropout": True}, 2)
-    assert [name for name, _, _ in layers] == ["Linear", "ReLU", "Dropout", "Linear", "LayerNorm", "ReLU", "Dropout",
-                                               "Linear"]  # LayerNorm over 3 features left out
+    assert [name for name, _, _ in layers] == ["Linear", "LayerNorm", "ReLU", "Dropout", "Linear", "ReLU", "Dropout",
+                                               "Linear"]  # after the first hidden Linear only
+    layers = fuzz.layer_mlp_layers({"input_dim": 2, "hidden_dim": [3, 4], "activation": "ReLU", "norm": "LayerNorm",
+                                    "dropout": False}, 2)
+    assert "LayerNorm" not in [name for name, _, _ in layers]  # over 3 features: left out
     layers = fuzz.layer_mlp_layers({"input_dim": 2, "hidden_dim": [3], "activation": "ReLU", "norm": "BatchNorm1d",
                                     "dropout": False}, 2)
     assert layers[0] == ("Linear", (2, 3), {"bias": False}) and layers[1] == ("BatchNorm1d", (3,), {})
-    config = dict(example("cnn-layers")["model"], conv="Conv1d", norm="InstanceNorm", channels=[2, 2], image_size=4)
-    names = [name for name, _, _ in fuzz.layer_cnn_layers(config, 2)]
-    assert names.count("InstanceNorm1d") == 1  # stage 2 sees length 2: no norm there
-    assert fuzz.layer_cnn_layers(config, 2)[0][2]["bias"] is False
+    config = dict(example("cnn-layers")["model"], conv="Conv1d", norm="InstanceNorm", channels=[2, 2], image_size=8)
+    layers = fuzz.layer_cnn_layers(config, 2)
+    assert [name for name, _, _ in layers].count("InstanceNorm1d") == 1  # the first stage only
+    assert layers[0][2]["bias"] is False and "bias" not in layers[4][2]  # the second conv keeps its bias
+    config = dict(config, image_size=4, kernel_size=1, norm="GroupNorm", channels=[1])  # a group of 4 values
+    assert "GroupNorm" in [name for name, _, _ in fuzz.layer_cnn_layers(config, 2)]
+    assert "GroupNorm" not in [name for name, _, _ in fuzz.layer_cnn_layers(dict(config, image_size=3), 2)]
 
 
 def test_a_layer_family_run_covers_its_dimensions():
@@ -205,8 +211,9 @@ def test_each_optimizer_with_every_option_on_trains_side_by_side(optimizer):
     options = {key: values[-1] for key, values in OPTIMIZER_OPTIONS[optimizer].items()}
     if optimizer == "SGD":
         options["dampening"] = 0.0  # nesterov takes none
-    passes(example(optimizer=optimizer, optimizer_options=options, epochs=3))
+    passes(example(optimizer=optimizer, optimizer_options=options, epochs=3, lr=fuzz.MAXIMIZE_LR))
     passes(example(optimizer=optimizer, optimizer_options=options, dtype="float32", lr=0.001))
+    passes(example(optimizer=optimizer, optimizer_options=dict(options, maximize=False), lr=0.1))
 
 
 def test_every_option_is_drawn():
@@ -320,6 +327,8 @@ def bad(**changes):
     (bad(optimizer="SGD", optimizer_options={"momentum": 0.9, "nesterov": True, "dampening": 0.5}),
      "optimizer_options.nesterov needs zero dampening"),
     (bad(optimizer="ASGD", optimizer_options={"t0": 3.0}), "optimizer_options.t0 must be one of 1000000.0, 2.0"),
+    (bad(optimizer="Adam", optimizer_options={"maximize": True}, lr=0.01),
+     "optimizer_options.maximize trains at lr 0.001 only"),
     (json.dumps(dict(example(), model=dict(example()["model"], norm="BatchNorm1d"), samples=9, batch_size=4)),
      "a net with BatchNorm1d trains on batches of 4 samples or more"),
 ])
