@@ -443,8 +443,8 @@ EXAMPLE = {"architecture": "mlp", "model": {"input_dim": 3, "hidden_dim": [4], "
     ({"lr": 5.0}, "lr must be one of 0.01, 0.001, 0.1, got 5.0"),
     ({"dtype": "float32"}, "lr must be one of 0.001, got 0.1"),
     ({"optimizer_options": {"momentum": 0.0, "nesterov": True}}, "optimizer_options.nesterov needs a momentum"),
-    ({"optimizer_options": {"betas": [0.9, 0.99]}}, "SGD takes the options momentum, weight_decay, nesterov; got "
-                                                    "'betas'"),
+    ({"optimizer_options": {"betas": [0.9, 0.99]}}, "SGD takes the options momentum, weight_decay, nesterov, "
+                                                    "dampening, maximize; got 'betas'"),
     ({"optimizer_options": {"momentum": "a lot"}}, "optimizer_options.momentum must be one of 0.0, 0.9, got \"a lot\""),
     ({"optimizer_options": {"nesterov": 1, "momentum": 0.9}}, "optimizer_options.nesterov must be one of false, true, "
                                                               "got 1"),
