@@ -300,6 +300,10 @@ MIN_NORMALIZED = 4
 # 3x3 conv over 2x2 maps (each adds a constant). Each side then holds its own rounding noise (~1e-15) there,
 # which Adam turns into steps of lr * noise / eps: a Conv2d-GroupNorm net's second conv parted by 1.5e-7 after
 # one Adam step at lr 0.1 (> 1e-7), and Adagrad's eps (1e-10) makes that 100 times larger.
+# Nor does a norm follow a layer of fan-in 1 (Linear(1, n), a 1-channel conv of kernel 1): each channel is then
+# w * x, which a per-channel norm turns into sign(w) * x_hat whatever |w|, so w's gradient is ~0 (eps alone
+# keeps it from 0) and RMSprop(lr 0.1, momentum 0.9) drove such a w where one step from 2e-11 apart weights
+# gave gradients 4e-6 apart (every step from shared weights agreed to 4e-12).
 
 
 def float64_if_normalized(config):
@@ -339,7 +343,7 @@ def layer_mlp_layers(config, outputs):
     layers, fan_in = [], config["input_dim"]
     for depth, width in enumerate(config["hidden_dim"]):
         norm = None
-        well_conditioned = config["norm"] == "BatchNorm1d" or width >= MIN_NORMALIZED
+        well_conditioned = (config["norm"] == "BatchNorm1d" or width >= MIN_NORMALIZED) and fan_in >= 2
         if depth == 0 and config["norm"] != "none" and well_conditioned:
             norm = (config["norm"], (width,), {})
         layers.append(("Linear", (fan_in, width), {"bias": False} if norm and removes_channel_means(norm) else {}))
@@ -383,7 +387,8 @@ def layer_cnn_layers(config, outputs):
     d = 1 if config["conv"] == "Conv1d" else 2
     layers, fan_in = [], config["in_channels"]
     for stage, (channels, (_, conv, pooled)) in enumerate(zip(config["channels"], conv_stages(config))):
-        norm = norm_layer(config["norm"], d, channels, conv) if stage == 0 else None  # ONE_NORM
+        lone_weights = fan_in * config["kernel_size"] ** d == 1  # each output channel from one input value
+        norm = norm_layer(config["norm"], d, channels, conv) if stage == 0 and not lone_weights else None  # ONE_NORM
         layers.append((config["conv"], (fan_in, channels, config["kernel_size"]),
                        {"padding": config["kernel_size"] // 2, "padding_mode": config["padding_mode"],
                         **({"bias": False} if norm and removes_channel_means(norm) else {})}))

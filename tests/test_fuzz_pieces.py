@@ -111,6 +111,11 @@ def test_one_norm_goes_where_it_is_well_conditioned_and_the_bias_before_it_goes(
     config = dict(config, image_size=4, kernel_size=1, norm="GroupNorm", channels=[1])  # a group of 4 values
     assert "GroupNorm" in [name for name, _, _ in fuzz.layer_cnn_layers(config, 2)]
     assert "GroupNorm" not in [name for name, _, _ in fuzz.layer_cnn_layers(dict(config, image_size=3), 2)]
+    lone = dict(config, norm="BatchNorm", in_channels=1, kernel_size=1)  # each channel w * x: scale-invariant
+    assert "BatchNorm1d" not in [name for name, _, _ in fuzz.layer_cnn_layers(lone, 2)]
+    assert "BatchNorm1d" in [name for name, _, _ in fuzz.layer_cnn_layers(dict(lone, kernel_size=3), 2)]
+    mlp = {"input_dim": 1, "hidden_dim": [5], "activation": "ReLU", "norm": "BatchNorm1d", "dropout": False}
+    assert "BatchNorm1d" not in [name for name, _, _ in fuzz.layer_mlp_layers(mlp, 2)]
 
 
 def test_a_layer_family_run_covers_its_dimensions():
