@@ -56,9 +56,9 @@ from scratchnet.nn.transformer import generate_square_subsequent_mask
 from scratchnet.training import TrainingDivergedError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_EXAMPLES = 2500  # 62.5 s (user 52 s) on one thread of a 2-core machine shared with other jobs, ~25 ms an
-# example: a transformer example costs ~10 others and is drawn 1 in 16 (the same 2500 took 57 s before the layer
-# families, the new losses and optimizers)
+DEFAULT_EXAMPLES = 2500  # 54 to 63 s (user 49 to 52 s) on one thread of a 2-core machine shared with other jobs,
+# ~23 ms an example: a transformer example costs ~10 others and is drawn 1 in 16 (57 s before the layer families,
+# the new losses and optimizers)
 DEFAULT_DURATION = "about a minute on one thread of a 2-core machine"
 TEST_SAMPLES = 4
 
