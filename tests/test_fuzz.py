@@ -46,7 +46,8 @@ def reproduction(out):
 def test_a_wrong_derivative_is_found_shrunk_and_reproduced(monkeypatch, capsys):
     correct = scratchnet.nn.Tanh.backward
     monkeypatch.setattr(scratchnet.nn.Tanh, "backward", lambda self, grad: correct(self, grad) * 1.001)
-    assert fuzz.main(["--examples", "300", "--seed", "0", "--quiet"]) == 1
+    monkeypatch.setattr(fuzz, "ARCHITECTURES", {"mlp": ARCHITECTURES["mlp"]})  # the models' MLP: found soonest
+    assert fuzz.main(["--examples", "600", "--seed", "0", "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "Counter-example (shrunk in" in out and "Reproduce it with:" in out and out.rstrip().endswith("FAIL")
     example = reproduction(out)

@@ -242,7 +242,7 @@ def test_a_wrong_optimizer_option_is_found(monkeypatch):
         return loss
 
     monkeypatch.setattr(nadam, "step", decoupled_decay_twice)
-    result = fuzz.fuzz(300, seed=0, quiet=True, architectures=["mlp"])
+    result = fuzz.fuzz(800, seed=1, quiet=True, architectures=["mlp"])  # (float64 draws see it: 1e-5 a step)
     found = result.counterexample
     assert found["optimizer"] == "NAdam" and found["optimizer_options"]["decoupled_weight_decay"] is True
 
