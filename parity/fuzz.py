@@ -1046,7 +1046,7 @@ def describe(example):
               }.get(example["architecture"], lambda: None)()
     attention = (f"{config['nhead']} head{'s' if config['nhead'] > 1 else ''} mask {config['mask']}"
                  if example["architecture"] == "transformer" else None)
-    batches = 1 if example["batch_size"] is None else math.ceil(example["samples"] / example["batch_size"])
+    batches = steps_per_epoch(example)
     norm = config.get("norm") if example["architecture"] in ("mlp-layers", "cnn-layers") else None
     # the options an example turns on (each counted apart), by name: momentum, nesterov, maximize, ...
     options = tuple(key for key, value in example["optimizer_options"].items()
