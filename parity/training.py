@@ -89,7 +89,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
                        criterion_kwargs=None, optimizer="Adam", lr=1e-3, optimizer_kwargs=None,
                        batch_size=None, shuffle=True, drop_last=False, seed=0, step_check=True, log=None,
                        predict=None, score=None, per_token=False, generate=None, score_outputs=None,
-                       health=None):
+                       health=None, schedule=None):
     """Train both models on ``data`` (a ``scratchnet.data.Split`` of NumPy arrays); returns a TrainingReport.
 
     ``data``'s targets are in the form the loss takes. ``log(epoch, report)`` is called after
@@ -104,6 +104,9 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     answers (N, answer_length)): a row of predictions agrees only when every token does.
     ``score_outputs(outputs)`` adds metrics read from the test outputs themselves (a test loss).
     ``health``: a ``parity.health.TrainingHealth``, which watches every training step of both models.
+    ``schedule``: learning-rate schedulers on both sides: called once with the two optimizers, it returns
+    ``advance(event, report)``, which is called with ``"step"`` after every step and ``"epoch"`` after every
+    epoch (see ``parity.fuzz.Schedulers``).
     """
     predict = predict or (lambda outputs: outputs.argmax(axis=1))
     score = score or (lambda predictions: {"accuracy": float((predictions == data[3]).mean())})
@@ -124,6 +127,7 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
     criteria = _criteria(criterion, criterion_kwargs or {}, per_token)
     optimizers = (getattr(scratchnet.optim, optimizer)(scratch_model.parameters(), lr=lr, **(optimizer_kwargs or {})),
                   getattr(torch.optim, optimizer)(torch_model.parameters(), lr=lr, **(optimizer_kwargs or {})))
+    advance = schedule(*optimizers) if schedule is not None else (lambda event, report: None)
     pairs = _pairs(scratch_model, torch_model)
     for name, _, _ in pairs:
         report.per_parameter[name] = {"grad": 0.0, "param": 0.0}
@@ -200,10 +204,12 @@ def train_side_by_side(scratch_model, torch_model, data, *, epochs=20, criterion
                         record("grad", compare(f"grad {name}", shadow_params[name].grad, _numpy_grad(theirs), step_tol),
                                shadow_where, report.step_max_abs_diff)
                 report.steps.append(row)
+                advance("step", report)
                 ctrl_c.step_ends()
 
             report.losses["scratchnet"].append(sums["scratchnet"] / max(count, 1))
             report.losses["torch"].append(sums["torch"] / max(count, 1))
+            advance("epoch", report)
             if log is not None:
                 log(epoch, report)
 
