@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis_profiles import examples
 from parity import check_module
 from scratchnet.gradcheck import gradcheck
-from scratchnet.nn.module import Module
+from test_pooling import GradOfOutputOnly  # a pool whose backward takes dL/dy alone
 from scratchnet.nn.pooling import AvgPool1d, AvgPool2d
 from scratchnet.nn.pooling_adaptive import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_windows
 
@@ -18,20 +18,6 @@ DTYPES = [np.float64, np.float32]
 POOLS = {"AdaptiveAvgPool1d": (AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool1d),
          "AdaptiveAvgPool2d": (AdaptiveAvgPool2d, torch.nn.AdaptiveAvgPool2d),
          "AdaptiveMaxPool2d": (AdaptiveMaxPool2d, torch.nn.AdaptiveMaxPool2d)}
-
-
-class GradOfOutputOnly(Module):
-    """A pool with return_indices=True, whose backward takes dL/dy alone (check_module hands it a pair)."""
-
-    def __init__(self, pool):
-        super().__init__()
-        self.pool = pool
-
-    def forward(self, x):
-        return self.pool(x)
-
-    def backward(self, grad_output):
-        return self.pool.backward(grad_output[0])
 
 
 def twins(name, output_size, return_indices=False):

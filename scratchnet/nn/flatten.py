@@ -7,7 +7,21 @@ from scratchnet.nn.backward_checks import check_grad_output
 from scratchnet.nn.module import Module
 
 
-class Flatten(Module):
+class _Reshape(Module):
+    """A layer that only reshapes: y = x.reshape(shape);   backward: dx = g.reshape(x.shape)."""
+
+    def _reshape(self, x, shape):
+        self._input_shape = x.shape
+        y = x.reshape(shape)
+        self._y_shape = y.shape
+        return y
+
+    def backward(self, grad_output):
+        check_grad_output(self, grad_output)  # a reshape would take any grad of the right size
+        return grad_output.reshape(self._input_shape)
+
+
+class Flatten(_Reshape):
     """y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:]);   backward: dx = g.reshape(x.shape).
 
     The default start_dim=1 keeps the batch: (N, C, H, W) -> (N, C H W), the bridge from
@@ -27,20 +41,13 @@ class Flatten(Module):
                 f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) does not fit an input of shape "
                 f"{shape_str(x.shape)} ({x.ndim} dimensions)"
             )
-        self._input_shape = x.shape
-        y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
-        self._y_shape = y.shape
-        return y
-
-    def backward(self, grad_output):
-        check_grad_output(self, grad_output)  # a reshape would take any grad of the right size
-        return grad_output.reshape(self._input_shape)
+        return self._reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Unflatten(Module):
+class Unflatten(_Reshape):
     """y = x.reshape(x.shape[:dim] + unflattened_size + x.shape[dim + 1:]);   backward: dx = g.reshape(x.shape).
 
     Flatten's inverse for one dimension: Unflatten(1, (C, H, W)) takes (N, C H W) back to
@@ -86,14 +93,7 @@ class Unflatten(Module):
     def forward(self, x):
         sizes = self._sizes(x)
         dim = self.dim % x.ndim
-        self._input_shape = x.shape
-        y = x.reshape(x.shape[:dim] + sizes + x.shape[dim + 1:])
-        self._y_shape = y.shape
-        return y
-
-    def backward(self, grad_output):
-        check_grad_output(self, grad_output)  # a reshape would take any grad of the right size
-        return grad_output.reshape(self._input_shape)
+        return self._reshape(x, x.shape[:dim] + sizes + x.shape[dim + 1:])
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
