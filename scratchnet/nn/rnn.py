@@ -81,7 +81,7 @@ def _direction_forward(cell, x, state0, W_ih, W_hh, b_ih, b_hh, W_hr=None):
     if cell.takes_b_hn:  # the GRU adds b_hn in its step, inside r * (h_prev W_hn^T + b_hn)
         step_weights = (W_hh, b_hh[2 * H:])
         b_hh = np.concatenate([b_hh[:2 * H], np.zeros(H, b_hh.dtype)])
-    xw = x.reshape(T * N, H_in) @ W_ih.T + b_ih + b_hh  # xw_t = x_t W_ih^T + b_ih + b_hh, every t in one product
+    xw = x.reshape(T * N, H_in) @ W_ih.T + (b_ih + b_hh)  # xw_t = x_t W_ih^T + b_ih + b_hh, every t in one product
     xw = xw.reshape(T, N, -1)
     state, hs, caches = state0, [state0[0]], []
     for t in range(T):
